@@ -77,28 +77,11 @@ func create(keyFile, certFile, alg, cn string, now time.Time) (*SigningKey, erro
 	if err != nil {
 		return nil, err
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	cert, err := SelfSigned(signer, cn, now)
 	if err != nil {
-		return nil, fmt.Errorf("keys: serial: %w", err)
+		return nil, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn, Organization: []string{"Atea"}},
-		// Self-signed metadata certificates carry the key; SAML peers trust the key from
-		// metadata, not a chain, so a long validity avoids needless expiry outages.
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.AddDate(10, 0, 0),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, signer.Public(), signer)
-	if err != nil {
-		return nil, fmt.Errorf("keys: create certificate: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("keys: parse certificate: %w", err)
-	}
+	der := cert.Raw
 	pkcs8, err := x509.MarshalPKCS8PrivateKey(signer)
 	if err != nil {
 		return nil, fmt.Errorf("keys: marshal key: %w", err)
@@ -116,6 +99,32 @@ func create(keyFile, certFile, alg, cn string, now time.Time) (*SigningKey, erro
 		return nil, err
 	}
 	return &SigningKey{Signer: signer, Cert: cert}, nil
+}
+
+// SelfSigned makes a self-signed certificate for signer. SAML peers trust the key published
+// in metadata, not a chain, so a long validity avoids needless expiry outages.
+func SelfSigned(signer crypto.Signer, cn string, now time.Time) (*x509.Certificate, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	if err != nil {
+		return nil, fmt.Errorf("keys: serial: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: cn, Organization: []string{"Atea"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.AddDate(10, 0, 0),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, signer.Public(), signer)
+	if err != nil {
+		return nil, fmt.Errorf("keys: create certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("keys: parse certificate: %w", err)
+	}
+	return cert, nil
 }
 
 // writeExclusive creates path and fails if it exists, so two processes starting at once

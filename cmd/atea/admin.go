@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/ateaidp/atea/idp/directory"
+)
+
+// The admin socket lets the CLI reach a running server: bbolt locks its file, so `atea user
+// add` and `atea user unlock` would otherwise fail while `atea serve` runs. It is a unix socket
+// in the data directory, mode 0600: whoever can use it can already read the database file.
+
+// userRecord is a user as the admin API shows it: no password hash.
+type userRecord struct {
+	ID         string    `json:"id"`
+	DNI        string    `json:"dni"`
+	GivenName  string    `json:"given_name"`
+	FamilyName string    `json:"family_name"`
+	BirthDate  string    `json:"birth_date"`
+	Email      string    `json:"email"`
+	Phone      string    `json:"phone"`
+	Credential string    `json:"credential"`
+	Status     string    `json:"status"`
+	Failures   int       `json:"failures"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+func recordOf(u directory.User) userRecord {
+	return userRecord{ID: u.ID, DNI: u.DNI, GivenName: u.GivenName, FamilyName: u.FamilyName, BirthDate: u.BirthDate,
+		Email: u.Email, Phone: u.Phone, Credential: u.Credential, Status: string(u.Status), Failures: u.Failures, CreatedAt: u.CreatedAt}
+}
+
+type addUserRequest struct {
+	userRecord
+	Password string `json:"password"`
+}
+
+// users is what both the socket and direct file access offer the CLI.
+type users interface {
+	add(ctx context.Context, u directory.User, password string) (userRecord, error)
+	get(ctx context.Context, dniNumber string) (userRecord, error)
+	list(ctx context.Context) ([]userRecord, error)
+	unlock(ctx context.Context, dniNumber string) error
+}
+
+// localUsers uses the directory file directly (no server running).
+type localUsers struct{ d *directory.Directory }
+
+func (l localUsers) add(ctx context.Context, u directory.User, pw string) (userRecord, error) {
+	nu, err := l.d.Add(ctx, u, pw)
+	return recordOf(nu), err
+}
+
+func (l localUsers) get(ctx context.Context, id string) (userRecord, error) {
+	u, err := l.d.Get(ctx, id)
+	return recordOf(u), err
+}
+
+func (l localUsers) list(ctx context.Context) ([]userRecord, error) {
+	us, err := l.d.List(ctx)
+	out := make([]userRecord, 0, len(us))
+	for _, u := range us {
+		out = append(out, recordOf(u))
+	}
+	return out, err
+}
+
+func (l localUsers) unlock(ctx context.Context, id string) error { return l.d.Unlock(ctx, id) }
+
+// adminHandler serves the admin API over the socket.
+func adminHandler(d *directory.Directory, log *slog.Logger) http.Handler {
+	m := http.NewServeMux()
+	lu := localUsers{d}
+	writeErr := func(w http.ResponseWriter, err error) {
+		status := http.StatusInternalServerError
+		switch {
+		case errors.Is(err, directory.ErrNotFound):
+			status = http.StatusNotFound
+		case errors.Is(err, directory.ErrExists):
+			status = http.StatusConflict
+		case errors.Is(err, errBadInput), errors.Is(err, directory.ErrWeakPassword):
+			status = http.StatusBadRequest
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+	}
+	writeJSON := func(w http.ResponseWriter, status int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	m.HandleFunc("POST /users", func(w http.ResponseWriter, r *http.Request) {
+		var req addUserRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
+			writeErr(w, fmt.Errorf("%w: %w", errBadInput, err))
+			return
+		}
+		rec, err := lu.add(r.Context(), userFromRecord(req.userRecord), req.Password)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		log.InfoContext(r.Context(), "user added via admin socket", "user_id", rec.ID)
+		writeJSON(w, http.StatusCreated, rec)
+	})
+	m.HandleFunc("GET /users", func(w http.ResponseWriter, r *http.Request) {
+		recs, err := lu.list(r.Context())
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, recs)
+	})
+	m.HandleFunc("GET /users/{id}", func(w http.ResponseWriter, r *http.Request) {
+		rec, err := lu.get(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, rec)
+	})
+	m.HandleFunc("POST /users/{id}/unlock", func(w http.ResponseWriter, r *http.Request) {
+		if err := lu.unlock(r.Context(), r.PathValue("id")); err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "unlocked"})
+	})
+	return m
+}
+
+var errBadInput = errors.New("bad input")
+
+func userFromRecord(r userRecord) directory.User {
+	return directory.User{DNI: r.DNI, GivenName: r.GivenName, FamilyName: r.FamilyName, BirthDate: r.BirthDate,
+		Email: r.Email, Phone: r.Phone, Credential: r.Credential}
+}
+
+// listenAdmin opens the admin socket, replacing a stale one left by a crashed server.
+func listenAdmin(path string) (net.Listener, error) {
+	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("another atea serves on %s", path)
+	}
+	_ = os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		_ = l.Close()
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	return l, nil
+}
+
+// remoteUsers talks to a running server over its admin socket.
+type remoteUsers struct{ c *http.Client }
+
+// dialAdmin returns a client for the socket at path, or an error when no server listens there.
+func dialAdmin(path string) (*remoteUsers, error) {
+	c, err := net.DialTimeout("unix", path, 500*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.Close()
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}}
+	return &remoteUsers{c: &http.Client{Transport: tr, Timeout: 30 * time.Second}}, nil
+}
+
+func (ru *remoteUsers) do(ctx context.Context, method, path string, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://atea-admin"+path, rd)
+	if err != nil {
+		return err
+	}
+	resp, err := ru.c.Do(req)
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var e struct{ Error string }
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
+		switch resp.StatusCode {
+		case http.StatusNotFound:
+			return fmt.Errorf("%w (server: %s)", directory.ErrNotFound, e.Error)
+		case http.StatusConflict:
+			return fmt.Errorf("%w (server: %s)", directory.ErrExists, e.Error)
+		}
+		return fmt.Errorf("server: %s", e.Error)
+	}
+	if out != nil {
+		return json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(out)
+	}
+	return nil
+}
+
+func (ru *remoteUsers) add(ctx context.Context, u directory.User, pw string) (userRecord, error) {
+	var rec userRecord
+	err := ru.do(ctx, http.MethodPost, "/users", addUserRequest{userRecord: recordOf(u), Password: pw}, &rec)
+	return rec, err
+}
+
+func (ru *remoteUsers) get(ctx context.Context, id string) (userRecord, error) {
+	var rec userRecord
+	err := ru.do(ctx, http.MethodGet, "/users/"+pathEscape(id), nil, &rec)
+	return rec, err
+}
+
+func (ru *remoteUsers) list(ctx context.Context) ([]userRecord, error) {
+	var recs []userRecord
+	err := ru.do(ctx, http.MethodGet, "/users", nil, &recs)
+	return recs, err
+}
+
+func (ru *remoteUsers) unlock(ctx context.Context, id string) error {
+	return ru.do(ctx, http.MethodPost, "/users/"+pathEscape(id)+"/unlock", nil, nil)
+}

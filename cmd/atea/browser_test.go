@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// startServe runs `atea serve` in-process on a free loopback port with a fresh data directory
+// (the embedded default: no config file) and returns its base URL and data directory.
+func startServe(t *testing.T, extraArgs ...string) (string, string, *syncBuffer) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	data := filepath.Join(t.TempDir(), "atea-data")
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	args := append([]string{"serve", "--data", data, "--listen", addr}, extraArgs...)
+	go func() { done <- run(ctx, args, strings.NewReader(""), out, out) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve returned %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	base := "http://" + addr
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz") //nolint:noctx // readiness poll on loopback
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base, data, out
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not ready after 20 s:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium not installed: CI must run the browser test (.ci/run installs Debian's chromium)")
+	}
+	t.Skip("chromium not installed; `apt-get install chromium` to run the browser test")
+	return ""
+}
+
+// TestBrowserDemoSignIn walks /demo in a real headless Chromium, in each language: the demo SP
+// sends an AuthnRequest, Atea shows its sign-in page in the browser's language, the demo
+// citizen signs in, and the demo SP shows the NameID, attributes and level it received. Then
+// the second demo SP gets single sign-on without a prompt.
+func TestBrowserDemoSignIn(t *testing.T) {
+	exe := chromiumPath(t)
+	base, data, _ := startServe(t)
+	pw, err := os.ReadFile(filepath.Join(data, demoPassFile))
+	if err != nil {
+		t.Fatalf("demo password file: %v", err)
+	}
+	password := strings.TrimSpace(string(pw))
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+
+	for _, tc := range []struct {
+		lang, title, submit string
+	}{
+		{"es", "Contraseña", "Entrar"},
+		{"eu", "Pasahitza", "Sartu"},
+		{"en", "Password", "Sign in"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			// A fresh browser context per language: no cookies from the previous run.
+			bctx, cancel := chromedp.NewContext(allocCtx)
+			defer cancel()
+			ctx, cancelT := context.WithTimeout(bctx, 60*time.Second)
+			defer cancelT()
+			var htmlLang, loginText, demoText string
+			var shot []byte
+			err := chromedp.Run(ctx,
+				network.Enable(),
+				network.SetExtraHTTPHeaders(network.Headers{"Accept-Language": tc.lang}),
+				chromedp.Navigate(base+"/demo/"),
+				chromedp.WaitVisible(`input[autocomplete="username"]`, chromedp.ByQuery),
+				chromedp.AttributeValue(`html`, "lang", &htmlLang, nil, chromedp.ByQuery),
+				chromedp.Text(`body`, &loginText, chromedp.ByQuery),
+				chromedp.SendKeys(`input[autocomplete="username"]`, demoDNI, chromedp.ByQuery),
+				chromedp.SendKeys(`input[autocomplete="current-password"]`, password, chromedp.ByQuery),
+				chromedp.Submit(`input[autocomplete="current-password"]`, chromedp.ByQuery),
+				chromedp.WaitReady(`#demo-result`, chromedp.ByQuery),
+				chromedp.Text(`body`, &demoText, chromedp.ByQuery),
+				chromedp.FullScreenshot(&shot, 80),
+			)
+			if err != nil {
+				t.Fatalf("browser walk: %v (login page text: %.300q)", err, loginText)
+			}
+			if htmlLang != tc.lang {
+				t.Errorf("<html lang> = %q, want %q", htmlLang, tc.lang)
+			}
+			if !strings.Contains(loginText, tc.title) {
+				t.Errorf("sign-in page in %s lacks %q: %.300q", tc.lang, tc.title, loginText)
+			}
+			for _, want := range []string{"http://eidas.europa.eu/LoA/low", "ES/ES/" + demoDNI, "Etxeberria"} {
+				if !strings.Contains(demoText, want) {
+					t.Errorf("demo page lacks %q: %.500q", want, demoText)
+				}
+			}
+			_ = os.WriteFile(filepath.Join(os.TempDir(), fmt.Sprintf("atea-demo-%s.jpg", tc.lang)), shot, 0o644)
+
+			// Single sign-on: the second demo SP, no prompt.
+			var second string
+			if err := chromedp.Run(ctx,
+				chromedp.Navigate(base+"/demo2/"),
+				chromedp.WaitReady(`#demo-result`, chromedp.ByQuery),
+				chromedp.Text(`body`, &second, chromedp.ByQuery),
+			); err != nil {
+				t.Fatalf("second SP: %v", err)
+			}
+			if !strings.Contains(second, "/demo2/saml/metadata") || !strings.Contains(second, "LoA/low") {
+				t.Errorf("second demo SP page: %.300q", second)
+			}
+		})
+	}
+}

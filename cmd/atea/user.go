@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/ateaidp/atea/config"
+	"github.com/ateaidp/atea/idp/directory"
+)
+
+// The demo citizen is created on the first start of an empty directory. Its password is kept
+// in a 0600 file of the data directory so that `atea user show` can print it again: a
+// convenience of the embedded demo only, never done for real citizens.
+const (
+	demoDNI      = "12345678Z"
+	demoPassFile = "demo-citizen.txt"
+)
+
+type demoCitizen struct {
+	dni, password string
+	justCreated   bool
+}
+
+func ensureDemoCitizen(ctx context.Context, cfg *config.Config, d *directory.Directory) (*demoCitizen, error) {
+	if !cfg.Demo.Enabled {
+		return nil, nil
+	}
+	path := filepath.Join(cfg.DataDir, demoPassFile)
+	if _, err := d.Get(ctx, demoDNI); err == nil {
+		b, _ := os.ReadFile(path)
+		return &demoCitizen{dni: demoDNI, password: strings.TrimSpace(string(b))}, nil
+	} else if !errors.Is(err, directory.ErrNotFound) {
+		return nil, err
+	}
+	pw, err := demoPassword()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.Add(ctx, directory.User{
+		DNI: demoDNI, GivenName: "Ane", FamilyName: "Etxeberria Goñi", BirthDate: "1990-05-17",
+		Email: "ane.etxeberria@example.eus", Phone: "+34600000707", Credential: "bak",
+	}, pw); err != nil {
+		return nil, fmt.Errorf("demo citizen: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("demo citizen: %w", err)
+	}
+	return &demoCitizen{dni: demoDNI, password: pw, justCreated: true}, nil
+}
+
+// demoPassword makes a readable random password: three words of a small list and two digits.
+func demoPassword() (string, error) {
+	words := []string{"itsasoa", "mendia", "ibaia", "basoa", "hodeia", "izarra", "harria", "lorea", "txoria", "argia", "haizea", "elurra"}
+	var parts []string
+	for i := 0; i < 3; i++ {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(words))))
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, words[n.Int64()])
+	}
+	n, err := rand.Int(rand.Reader, big.NewInt(90))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s-%d", strings.Join(parts, "-"), n.Int64()+10), nil
+}
+
+func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	const help = "usage: atea user add|show|list|unlock [flags]   (atea user SUBCOMMAND --help)"
+	if len(args) == 0 {
+		return usageErrorf("%s", help)
+	}
+	switch args[0] {
+	case "add":
+		return cmdUserAdd(ctx, args[1:], stdin, stdout, stderr)
+	case "show":
+		return cmdUserShow(ctx, args[1:], stdout, stderr)
+	case "list":
+		return cmdUserList(ctx, args[1:], stdout, stderr)
+	case "unlock":
+		return cmdUserUnlock(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, help)
+		return nil
+	}
+	return usageErrorf("unknown user subcommand %q; %s", args[0], help)
+}
+
+// withUsers runs fn against the running server's admin socket when one answers, else against
+// the directory file directly.
+func withUsers(ctx context.Context, cf commonFlags, fn func(users) error) error {
+	cfg, err := cf.load(nil)
+	if err != nil {
+		return err
+	}
+	if ru, err := dialAdmin(cfg.AdminSocket()); err == nil {
+		return fn(ru)
+	}
+	d, err := openDirectory(cfg, nil)
+	if err != nil {
+		if errors.Is(err, directory.ErrBusy) {
+			return fmt.Errorf("%w; is atea serve running without its admin socket %s?", err, cfg.AdminSocket())
+		}
+		return err
+	}
+	defer d.Close()
+	return fn(localUsers{d})
+}
+
+func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf commonFlags
+	cf.register(fs)
+	id := fs.String("id", "", "DNI/NIE number (required)")
+	given := fs.String("given", "", "given name(s) (required)")
+	family := fs.String("family", "", "family name(s) (required)")
+	birth := fs.String("birth", "", "birth date YYYY-MM-DD (required)")
+	email := fs.String("email", "", "e-mail address")
+	phone := fs.String("phone", "", "mobile phone, e.g. +34600000000")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var missing []string
+	for name, v := range map[string]string{"--id": *id, "--given": *given, "--family": *family, "--birth": *birth} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if !*pwStdin {
+		missing = append(missing, "--password-stdin")
+	}
+	if len(missing) > 0 {
+		return usageErrorf("user add: missing %s", strings.Join(missing, ", "))
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read password: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return usageErrorf("user add: empty password on standard input")
+	}
+	return withUsers(ctx, cf, func(u users) error {
+		rec, err := u.add(ctx, directory.User{DNI: *id, GivenName: *given, FamilyName: *family, BirthDate: *birth,
+			Email: *email, Phone: *phone, Credential: "bak"}, pw)
+		if err != nil {
+			return fmt.Errorf("user add: %w", err)
+		}
+		fmt.Fprintf(stdout, "added %s (%s %s), credential B@k, status %s\n", rec.DNI, rec.GivenName, rec.FamilyName, rec.Status)
+		return nil
+	})
+}
+
+func oneID(fs *flag.FlagSet, args []string, what string) (string, error) {
+	// Accept the ID before or after the flags.
+	var id string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return "", err
+	}
+	if id == "" && fs.NArg() == 1 {
+		id = fs.Arg(0)
+	}
+	if id == "" {
+		return "", usageErrorf("usage: atea user %s DNI/NIE [--config FILE] [--data DIR]", what)
+	}
+	return id, nil
+}
+
+func cmdUserShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user show", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf commonFlags
+	cf.register(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	id, err := oneID(fs, args, "show")
+	if err != nil {
+		return err
+	}
+	return withUsers(ctx, cf, func(u users) error {
+		rec, err := u.get(ctx, id)
+		if err != nil {
+			return fmt.Errorf("user show: %w", err)
+		}
+		if *asJSON {
+			e := json.NewEncoder(stdout)
+			e.SetIndent("", "  ")
+			return e.Encode(rec)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "DNI/NIE\t%s\nName\t%s %s\nBirth date\t%s\nE-mail\t%s\nMobile\t%s\nCredential\t%s\nStatus\t%s\nFailed attempts\t%d\nInternal ID\t%s\n",
+			rec.DNI, rec.GivenName, rec.FamilyName, rec.BirthDate, rec.Email, rec.Phone, rec.Credential, rec.Status, rec.Failures, rec.ID)
+		if rec.DNI == demoDNI {
+			cfg, _ := cf.load(nil)
+			if cfg != nil {
+				if b, err := os.ReadFile(filepath.Join(cfg.DataDir, demoPassFile)); err == nil {
+					fmt.Fprintf(tw, "Demo password\t%s\n", strings.TrimSpace(string(b)))
+				}
+			}
+		}
+		return tw.Flush()
+	})
+}
+
+func cmdUserList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user list", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf commonFlags
+	cf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return withUsers(ctx, cf, func(u users) error {
+		recs, err := u.list(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "DNI/NIE\tNAME\tCREDENTIAL\tSTATUS")
+		for _, r := range recs {
+			fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\n", r.DNI, r.GivenName, r.FamilyName, r.Credential, r.Status)
+		}
+		return tw.Flush()
+	})
+}
+
+func cmdUserUnlock(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user unlock", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf commonFlags
+	cf.register(fs)
+	id, err := oneID(fs, args, "unlock")
+	if err != nil {
+		return err
+	}
+	return withUsers(ctx, cf, func(u users) error {
+		if err := u.unlock(ctx, id); err != nil {
+			return fmt.Errorf("user unlock: %w", err)
+		}
+		fmt.Fprintf(stdout, "unlocked %s\n", id)
+		return nil
+	})
+}
+
+func pathEscape(s string) string { return url.PathEscape(s) }

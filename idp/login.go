@@ -1,0 +1,189 @@
+package idp
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ateaidp/atea/idp/authn"
+	"github.com/ateaidp/atea/idp/directory"
+	"github.com/ateaidp/atea/idp/dni"
+	"github.com/ateaidp/atea/idp/store"
+	"github.com/ateaidp/atea/templates"
+)
+
+const (
+	maxLoginForm      = 16 << 10
+	maxFlowAttempts   = 10
+	ipFailureWindow   = 10 * time.Minute
+	ipFailuresAllowed = 100
+)
+
+// handleLoginGet continues a parked flow (POST binding) or re-shows the form (language switch).
+func (s *Server) handleLoginGet(w http.ResponseWriter, r *http.Request) {
+	f, err := s.loadFlow(r, r.URL.Query().Get("flow"))
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if f.State == StateNew {
+		s.dispatch(w, r, &f, true)
+		return
+	}
+	s.renderLogin(w, r, &f, "", nil, "")
+}
+
+// handleLoginPost checks DNI/NIE + password (B@k, level low).
+func (s *Server) handleLoginPost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginForm)
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, pageErr(http.StatusBadRequest, "error.badrequest", err))
+		return
+	}
+	// Login CSRF: the form must come from Atea's own pages (SECURITY.md §4.6).
+	if o := r.Header.Get("Origin"); o != "" && o != "null" && o != s.origin {
+		s.renderError(w, r, pageErr(http.StatusForbidden, "error.csrf", errors.New("cross-origin login post")))
+		return
+	}
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		s.renderError(w, r, pageErr(http.StatusForbidden, "error.csrf", errors.New("cross-site login post")))
+		return
+	}
+	f, err := s.loadFlow(r, r.PostForm.Get("flow"))
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(s.csrfToken(f))) != 1 {
+		s.renderError(w, r, pageErr(http.StatusForbidden, "error.csrf", errors.New("bad csrf token")))
+		return
+	}
+	if f.State != StateAwaitPassword {
+		s.renderError(w, r, pageErr(http.StatusBadRequest, "error.flowexpired", fmt.Errorf("flow in state %s", f.State)))
+		return
+	}
+	username := strings.TrimSpace(r.PostForm.Get("username"))
+	password := r.PostForm.Get("password")
+	if username == "" || password == "" {
+		s.renderLogin(w, r, &f, "login.error.required", nil, username)
+		return
+	}
+	id, err := dni.Parse(username)
+	if err != nil {
+		var cle *dni.CheckLetterError
+		if errors.As(err, &cle) {
+			digits := numberPart(username)
+			s.renderLogin(w, r, &f, "login.error.letter", []any{digits, string(cle.Want)}, username)
+			return
+		}
+		s.renderLogin(w, r, &f, "login.error.format", nil, username)
+		return
+	}
+	ctx := r.Context()
+	// Count before comparing: per flow, and per client address across accounts.
+	f, err = s.deps.Store.UpdateFlow(ctx, f.ID, func(cur store.Flow) (store.Flow, error) {
+		cur.Attempts++
+		return cur, nil
+	})
+	if err != nil {
+		s.renderError(w, r, fmt.Errorf("%w: %w", errUnavailable, err))
+		return
+	}
+	ipKey := s.storeKey("ipfail", clientIP(r))
+	n, err := s.deps.Store.Count(ctx, ipKey)
+	if err != nil {
+		s.renderError(w, r, fmt.Errorf("%w: %w", errUnavailable, err))
+		return
+	}
+	if f.Attempts > maxFlowAttempts || n >= ipFailuresAllowed {
+		s.renderLogin(w, r, &f, "login.error.busy", nil, username)
+		return
+	}
+	user, err := s.deps.Directory.Authenticate(ctx, id, password)
+	if err != nil {
+		if !errors.Is(err, directory.ErrInvalidCredentials) && !errors.Is(err, directory.ErrLocked) {
+			s.renderError(w, r, fmt.Errorf("%w: directory: %w", errUnavailable, err))
+			return
+		}
+		if _, err := s.deps.Store.Incr(ctx, ipKey, ipFailureWindow); err != nil {
+			s.renderError(w, r, fmt.Errorf("%w: %w", errUnavailable, err))
+			return
+		}
+		reason := "invalid"
+		if errors.Is(err, directory.ErrLocked) {
+			reason = "locked"
+		}
+		s.audit.InfoContext(ctx, "login_failed", "event", "login_failed", "user", dni.Mask(id), "reason", reason, "sp", f.Request.SPEntityID)
+		// Same message for an unknown ID, a wrong password and a locked account: the page
+		// must not tell an attacker which IDs exist (SECURITY.md §4.7).
+		s.renderLogin(w, r, &f, "login.error.invalid", nil, username)
+		return
+	}
+	level := authn.LevelLow
+	sess, err := s.startSession(w, r, user.ID, level.String(), "password")
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	_ = s.deps.Store.DeleteFlow(ctx, f.ID)
+	s.audit.InfoContext(ctx, "login_succeeded", "event", "login_succeeded", "user", dni.Mask(id), "user_id", user.ID, "level", level.String(), "sp", f.Request.SPEntityID)
+	lr, ok := pickLevel(f.Request.Levels, level)
+	if !ok {
+		s.fail(w, r, &f.Request, statusErr("urn:oasis:names:tc:SAML:2.0:status:Responder", "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext", "level not available", errNoLevel))
+		return
+	}
+	s.issue(w, r, &f.Request, sess, lr)
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, f *store.Flow, errKey string, errArgs []any, username string) {
+	lang := s.lang(r)
+	levelKey := "level.low"
+	if len(f.Request.Levels) > 0 {
+		levelKey = "level." + f.Request.Levels[0].Level
+	}
+	status := http.StatusOK
+	if errKey != "" {
+		status = http.StatusUnauthorized
+	}
+	s.render(w, r, status, templates.PageLogin, templates.LoginPage{
+		Base:      s.base(w, r, lang, f.ID),
+		Action:    "/login",
+		FlowID:    f.ID,
+		CSRF:      s.csrfToken(*f),
+		Username:  username,
+		ErrorKey:  errKey,
+		ErrorArgs: errArgs,
+		SPName:    f.Request.SPEntityID,
+		LevelKey:  levelKey,
+	})
+}
+
+// clientIP is the peer address. Behind a reverse proxy, configure it to pass the client
+// address; Atea does not trust X-Forwarded-For by default (it is attacker-controlled).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// numberPart is what the citizen typed without its final letter, upper-cased and without
+// separators, for the "the letter for 48151623 is L" hint.
+func numberPart(s string) string {
+	var b strings.Builder
+	for _, c := range strings.ToUpper(s) {
+		if c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' {
+			b.WriteRune(c)
+		}
+	}
+	out := b.String()
+	if n := len(out); n > 0 && out[n-1] >= 'A' && out[n-1] <= 'Z' {
+		out = out[:n-1]
+	}
+	return out
+}

@@ -1,0 +1,280 @@
+package idp
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/ateaidp/atea/metadata"
+	"github.com/ateaidp/atea/metadata/xmlgate"
+	"github.com/ateaidp/atea/metadata/xmlsig"
+)
+
+// SAML 2.0 protocol constants used while reading requests.
+const (
+	nsSAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
+	nsSAML  = "urn:oasis:names:tc:SAML:2.0:assertion"
+	nsDS    = "http://www.w3.org/2000/09/xmldsig#"
+
+	bindingPOST     = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+	bindingRedirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+
+	// Limits on what an SP may send (SECURITY.md §2.9): a real AuthnRequest is a few KiB.
+	maxQueryBytes   = 16 << 10
+	maxPOSTBytes    = 256 << 10
+	maxInflateBytes = 64 << 10
+	maxRequestID    = 256
+)
+
+// authnRequest is the part of samlp:AuthnRequest (saml-core-2.0-os §3.4.1) that Atea reads.
+// Atea does not use crewjam's AuthnRequest type: it keeps one AuthnContextClassRef where the
+// schema allows several, and its Validate path is the one Atea must not reach.
+type authnRequest struct {
+	XMLName                     xml.Name
+	ID                          string `xml:",attr"`
+	Version                     string `xml:",attr"`
+	IssueInstant                string `xml:",attr"`
+	Destination                 string `xml:",attr"`
+	ForceAuthn                  string `xml:",attr"`
+	IsPassive                   string `xml:",attr"`
+	AssertionConsumerServiceURL string `xml:",attr"`
+	ACSIndex                    string `xml:"AssertionConsumerServiceIndex,attr"`
+	ProtocolBinding             string `xml:",attr"`
+	ProviderName                string `xml:",attr"`
+	Issuer                      *struct {
+		Value string `xml:",chardata"`
+	} `xml:"urn:oasis:names:tc:SAML:2.0:assertion Issuer"`
+	NameIDPolicy *struct {
+		Format      string `xml:",attr"`
+		AllowCreate string `xml:",attr"`
+	} `xml:"urn:oasis:names:tc:SAML:2.0:protocol NameIDPolicy"`
+	RequestedAuthnContext *struct {
+		Comparison string   `xml:",attr"`
+		ClassRefs  []string `xml:"urn:oasis:names:tc:SAML:2.0:assertion AuthnContextClassRef"`
+		DeclRefs   []string `xml:"urn:oasis:names:tc:SAML:2.0:assertion AuthnContextDeclRef"`
+	} `xml:"urn:oasis:names:tc:SAML:2.0:protocol RequestedAuthnContext"`
+}
+
+// inbound is a decoded, gated and signature-checked AuthnRequest with the SP that sent it.
+type inbound struct {
+	req        authnRequest
+	sp         *metadata.SP
+	binding    string
+	relay      string
+	hasRelay   bool
+	signed     bool
+	issueTime  time.Time
+	forceAuthn bool
+	isPassive  bool
+}
+
+// xmlBool parses xs:boolean ("true", "false", "1", "0"); absent is false.
+func xmlBool(s string) (bool, error) {
+	switch strings.TrimSpace(s) {
+	case "", "false", "0":
+		return false, nil
+	case "true", "1":
+		return true, nil
+	}
+	return false, fmt.Errorf("not an xs:boolean: %q", s)
+}
+
+// readAuthnRequest decodes the request from either binding and authenticates its issuer. Every
+// failure here is answered with an error page: until the SP is known and the request is
+// trustworthy, nothing may be sent to any address it names (SECURITY.md §4.1).
+func (s *Server) readAuthnRequest(r *http.Request) (*inbound, error) {
+	var (
+		raw    []byte
+		in     = &inbound{}
+		params *xmlsig.RedirectParams
+	)
+	switch r.Method {
+	case http.MethodGet:
+		// saml-bindings-2.0-os §3.4.4: the message is DEFLATEd, base64ed and URL-encoded. The
+		// query is read as received so that the signature covers the exact octets.
+		if len(r.URL.RawQuery) > maxQueryBytes {
+			return nil, pageErr(http.StatusRequestURITooLong, "error.badrequest", errors.New("query too long"))
+		}
+		p, err := xmlsig.ParseRedirectQuery(r.URL.RawQuery)
+		if err != nil || !p.IsRequest {
+			return nil, pageErr(http.StatusBadRequest, "error.badrequest", fmt.Errorf("redirect query: %w", err))
+		}
+		deflated, err := base64.StdEncoding.DecodeString(p.Message)
+		if err != nil {
+			return nil, pageErr(http.StatusBadRequest, "error.badrequest", fmt.Errorf("SAMLRequest base64: %w", err))
+		}
+		raw, err = xmlgate.Inflate(deflated, maxInflateBytes)
+		if err != nil {
+			return nil, pageErr(http.StatusBadRequest, "error.badrequest", fmt.Errorf("SAMLRequest inflate: %w", err))
+		}
+		params = p
+		in.binding, in.relay, in.hasRelay = bindingRedirect, p.RelayState, p.HasRelay
+	case http.MethodPost:
+		r.Body = http.MaxBytesReader(nil, r.Body, maxPOSTBytes)
+		if err := r.ParseForm(); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, pageErr(http.StatusRequestEntityTooLarge, "error.badrequest", err)
+			}
+			return nil, pageErr(http.StatusBadRequest, "error.badrequest", fmt.Errorf("form: %w", err))
+		}
+		vals := r.PostForm["SAMLRequest"]
+		relays := r.PostForm["RelayState"]
+		if len(vals) != 1 || len(relays) > 1 {
+			return nil, pageErr(http.StatusBadRequest, "error.badrequest", errors.New("SAMLRequest missing or repeated"))
+		}
+		// saml-bindings-2.0-os §3.5.4: base64 of the XML; some SPs wrap lines.
+		dec, err := base64.StdEncoding.DecodeString(stripSpace(vals[0]))
+		if err != nil {
+			return nil, pageErr(http.StatusBadRequest, "error.badrequest", fmt.Errorf("SAMLRequest base64: %w", err))
+		}
+		raw = dec
+		in.binding = bindingPOST
+		if len(relays) == 1 {
+			in.relay, in.hasRelay = relays[0], true
+		}
+	default:
+		return nil, pageErr(http.StatusMethodNotAllowed, "error.method", errors.New("method"))
+	}
+
+	if err := xmlgate.Check(raw, xmlgate.ProtocolLimits()); err != nil {
+		return nil, pageErr(http.StatusBadRequest, "error.badrequest", fmt.Errorf("xml gate: %w", err))
+	}
+	if err := xml.Unmarshal(raw, &in.req); err != nil {
+		return nil, pageErr(http.StatusBadRequest, "error.badrequest", fmt.Errorf("unmarshal: %w", err))
+	}
+	if in.req.XMLName.Space != nsSAMLP || in.req.XMLName.Local != "AuthnRequest" {
+		return nil, pageErr(http.StatusBadRequest, "error.badrequest", fmt.Errorf("root element %s is not samlp:AuthnRequest", in.req.XMLName.Local))
+	}
+	// crewjam dereferences a missing Issuer and panics; Atea answers before any lookup.
+	if in.req.Issuer == nil || strings.TrimSpace(in.req.Issuer.Value) == "" {
+		return nil, pageErr(http.StatusBadRequest, "error.badrequest", errors.New("no Issuer"))
+	}
+	entityID := strings.TrimSpace(in.req.Issuer.Value)
+	sp, err := s.deps.SPs.Lookup(entityID)
+	if err != nil {
+		return nil, pageErr(http.StatusBadRequest, "error.unknownsp", fmt.Errorf("issuer lookup: %w", err))
+	}
+	in.sp = sp
+
+	// Signatures: only keys from the metadata of the Issuer named in the request (R4).
+	enveloped := hasEnvelopedSignature(raw)
+	switch {
+	case params != nil && params.Signed():
+		if enveloped {
+			// Two competing signature regimes in one message (SECURITY.md §4.2).
+			return nil, pageErr(http.StatusBadRequest, "error.signature", errors.New("redirect request with enveloped signature"))
+		}
+		if err := params.Verify(sp.SigningCerts); err != nil {
+			return nil, pageErr(http.StatusBadRequest, "error.signature", fmt.Errorf("redirect signature: %w", err))
+		}
+		in.signed = true
+	case enveloped:
+		if in.binding == bindingRedirect {
+			// saml-bindings-2.0-os §3.4.4.1: a Redirect message's XML signature must be
+			// removed by the sender; the query signature is the one that counts.
+			return nil, pageErr(http.StatusBadRequest, "error.signature", errors.New("enveloped signature on redirect binding"))
+		}
+		el, err := xmlsig.VerifyEnveloped(raw, sp.SigningCerts, s.now)
+		if err != nil {
+			return nil, pageErr(http.StatusBadRequest, "error.signature", fmt.Errorf("post signature: %w", err))
+		}
+		// R5: read the request again from exactly what was verified.
+		doc := etree.NewDocument()
+		doc.SetRoot(el)
+		verified, err := doc.WriteToBytes()
+		if err != nil {
+			return nil, pageErr(http.StatusBadRequest, "error.signature", err)
+		}
+		in.req = authnRequest{}
+		if err := xml.Unmarshal(verified, &in.req); err != nil || in.req.Issuer == nil ||
+			strings.TrimSpace(in.req.Issuer.Value) != entityID {
+			return nil, pageErr(http.StatusBadRequest, "error.signature", errors.New("verified request differs"))
+		}
+		in.signed = true
+	}
+	set := s.spSettings(entityID)
+	if !in.signed && (sp.AuthnRequestsSigned || s.cfg.RequireSignedRequests || set.RequireSignedRequests) {
+		return nil, pageErr(http.StatusBadRequest, "error.signature", errors.New("unsigned request where a signature is required"))
+	}
+	return in, nil
+}
+
+// hasEnvelopedSignature reports whether the root element carries a ds:Signature child. It is
+// only a dispatch hint: xmlsig enforces the exact signature shape.
+func hasEnvelopedSignature(raw []byte) bool {
+	d := xml.NewDecoder(bytes.NewReader(raw))
+	depth := 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return false
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			if depth == 2 && t.Name.Space == nsDS && t.Name.Local == "Signature" {
+				return true
+			}
+			if depth > 2 {
+				if err := d.Skip(); err != nil {
+					return false
+				}
+				depth--
+			}
+		case xml.EndElement:
+			depth--
+			if depth == 0 {
+				return false
+			}
+		}
+	}
+}
+
+func stripSpace(s string) string {
+	if !strings.ContainsAny(s, " \t\r\n") {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// validNCName reports whether id can be an xs:ID (saml-core-2.0-os §1.3.4), within Atea's
+// length bound; IDs are echoed in InResponseTo and used in store keys.
+func validNCName(id string) bool {
+	if id == "" || len(id) > maxRequestID {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+		case i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// parseIssueInstant reads xs:dateTime; SAML requires UTC (saml-core-2.0-os §1.3.3).
+func parseIssueInstant(s string) (time.Time, error) {
+	return time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
+}
+
+func atoiIndex(s string) (int, bool) {
+	i, err := strconv.Atoi(s)
+	return i, err == nil && i >= 0 && i <= 65535
+}
