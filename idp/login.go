@@ -157,7 +157,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, f *store.Fl
 		Username:  username,
 		ErrorKey:  errKey,
 		ErrorArgs: errArgs,
-		SPName:    f.Request.SPEntityID,
+		SPName:    s.displayName(f.Request.SPEntityID, lang),
 		LevelKey:  levelKey,
 	})
 }
@@ -186,4 +186,14 @@ func numberPart(s string) string {
 		out = out[:n-1]
 	}
 	return out
+}
+
+// displayName is how the sign-in page names the SP asking: its metadata display name in the
+// page's language when it has one, else its entityID.
+func (s *Server) displayName(entityID, lang string) string {
+	sp, err := s.deps.SPs.Lookup(entityID)
+	if err != nil {
+		return entityID
+	}
+	return spName(sp, lang)
 }

@@ -128,6 +128,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		problems = append(problems, fmt.Errorf("idp: base URL %q is not absolute", cfg.BaseURL))
 	}
+	problems = append(problems, checkSPSettings(cfg.SPs)...)
 	if err := errors.Join(problems...); err != nil {
 		return nil, err
 	}
@@ -157,6 +158,31 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.metadata = md
 	s.routes()
 	return s, nil
+}
+
+// checkSPSettings refuses per-SP settings that could only fail at sign-in time: an unknown
+// attribute name, signing profile or encryption algorithm is a startup error (fail fast).
+func checkSPSettings(sps map[string]SPSettings) []error {
+	var problems []error
+	defs := attributeDefs()
+	for id, set := range sps {
+		for _, a := range set.Attributes {
+			if _, ok := defs[a]; !ok {
+				problems = append(problems, fmt.Errorf("idp: SP %s: unknown attribute %q", id, a))
+			}
+		}
+		switch set.Sign {
+		case "", "both", "response", "assertion":
+		default:
+			problems = append(problems, fmt.Errorf("idp: SP %s: sign %q: want both, response or assertion", id, set.Sign))
+		}
+		if set.EncryptAssertions {
+			if _, err := samlxml.EncryptionByName(set.Encryption); err != nil {
+				problems = append(problems, fmt.Errorf("idp: SP %s: %w", id, err))
+			}
+		}
+	}
+	return problems
 }
 
 // BuildMetadata returns the IdP metadata document for cfg and the signing certificate: the

@@ -249,4 +249,4 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, f *store.Flow,
 
 // spName is what the sign-in page calls the service: its metadata display name when there is
 // one, else the entityID.
-func spName(sp *metadata.SP) string { return sp.EntityID }
+func spName(sp *metadata.SP, lang string) string { return sp.DisplayName(lang) }

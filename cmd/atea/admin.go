@@ -88,7 +88,7 @@ func adminHandler(d *directory.Directory, log *slog.Logger) http.Handler {
 			status = http.StatusNotFound
 		case errors.Is(err, directory.ErrExists):
 			status = http.StatusConflict
-		case errors.Is(err, errBadInput), errors.Is(err, directory.ErrWeakPassword):
+		case errors.Is(err, errBadInput), errors.Is(err, directory.ErrWeakPassword), errors.Is(err, directory.ErrInvalid):
 			status = http.StatusBadRequest
 		}
 		w.Header().Set("Content-Type", "application/json")

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -30,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
 
 	"github.com/ateaidp/atea/idp/directory"
@@ -442,3 +444,23 @@ func freePort() (int, error) {
 func selfSignedCert(k *rsa.PrivateKey, cn string) (*x509.Certificate, error) {
 	return keys.SelfSigned(k, cn, time.Now())
 }
+
+// samlParseMetadata reads Atea's IdP metadata as crewjam's SP does.
+func samlParseMetadata(b []byte) (*saml.EntityDescriptor, error) {
+	var ed saml.EntityDescriptor
+	if err := xml.Unmarshal(b, &ed); err != nil {
+		return nil, fmt.Errorf("IdP metadata: %w", err)
+	}
+	return &ed, nil
+}
+
+// xmlWrite serialises an element as the SP would send it.
+func xmlWrite(w io.Writer, el *etree.Element) error {
+	doc := etree.NewDocument()
+	doc.SetRoot(el)
+	_, err := doc.WriteTo(w)
+	return err
+}
+
+// htmlUnescape undoes the attribute escaping of html/template for the hidden form fields.
+func htmlUnescape(s string) string { return html.UnescapeString(s) }

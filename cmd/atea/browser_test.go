@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
@@ -24,8 +25,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // startServe runs `atea serve` in-process on a free loopback port with a fresh data directory
 // (the embedded default: no config file) and returns its base URL and data directory.
@@ -103,7 +108,7 @@ func TestBrowserDemoSignIn(t *testing.T) {
 	}
 	password := strings.TrimSpace(string(pw))
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
 		chromedp.Flag("headless", true),
 		chromedp.Flag("no-sandbox", true),
@@ -114,7 +119,7 @@ func TestBrowserDemoSignIn(t *testing.T) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
-	)
+	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
 
@@ -131,27 +136,35 @@ func TestBrowserDemoSignIn(t *testing.T) {
 			defer cancel()
 			ctx, cancelT := context.WithTimeout(bctx, 60*time.Second)
 			defer cancelT()
-			var htmlLang, loginText, demoText string
+			var htmlLang chromedp.AttributeResult
+			var loginText, demoText string
 			var shot []byte
-			err := chromedp.Run(ctx,
-				network.Enable(),
-				network.SetExtraHTTPHeaders(network.Headers{"Accept-Language": tc.lang}),
+			err := chromedp.Do(ctx,
+				chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+					if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
+						return err
+					}
+					_, err := cdp.Call(ctx, t, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
+						Headers: network.Headers{"Accept-Language": tc.lang},
+					})
+					return err
+				}),
 				chromedp.Navigate(base+"/demo/"),
-				chromedp.WaitVisible(`input[autocomplete="username"]`, chromedp.ByQuery),
-				chromedp.AttributeValue(`html`, "lang", &htmlLang, nil, chromedp.ByQuery),
-				chromedp.Text(`body`, &loginText, chromedp.ByQuery),
-				chromedp.SendKeys(`input[autocomplete="username"]`, demoDNI, chromedp.ByQuery),
-				chromedp.SendKeys(`input[autocomplete="current-password"]`, password, chromedp.ByQuery),
-				chromedp.Submit(`input[autocomplete="current-password"]`, chromedp.ByQuery),
-				chromedp.WaitReady(`#demo-result`, chromedp.ByQuery),
-				chromedp.Text(`body`, &demoText, chromedp.ByQuery),
-				chromedp.FullScreenshot(&shot, 80),
+				chromedp.WaitVisible(chromedp.CSS(`input[autocomplete="username"]`)),
+				assign(&htmlLang, chromedp.AttributeValue(chromedp.CSS(`html`), "lang")),
+				assign(&loginText, chromedp.Text(chromedp.CSS(`body`))),
+				chromedp.SendKeys(chromedp.CSS(`input[autocomplete="username"]`), demoDNI),
+				chromedp.SendKeys(chromedp.CSS(`input[autocomplete="current-password"]`), password),
+				chromedp.Submit(chromedp.CSS(`input[autocomplete="current-password"]`)),
+				chromedp.WaitReady(chromedp.CSS(`#demo-result`)),
+				assign(&demoText, chromedp.Text(chromedp.CSS(`body`))),
+				assign(&shot, chromedp.FullScreenshot(80)),
 			)
 			if err != nil {
 				t.Fatalf("browser walk: %v (login page text: %.300q)", err, loginText)
 			}
-			if htmlLang != tc.lang {
-				t.Errorf("<html lang> = %q, want %q", htmlLang, tc.lang)
+			if htmlLang.Value != tc.lang {
+				t.Errorf("<html lang> = %q, want %q", htmlLang.Value, tc.lang)
 			}
 			if !strings.Contains(loginText, tc.title) {
 				t.Errorf("sign-in page in %s lacks %q: %.300q", tc.lang, tc.title, loginText)
@@ -165,10 +178,10 @@ func TestBrowserDemoSignIn(t *testing.T) {
 
 			// Single sign-on: the second demo SP, no prompt.
 			var second string
-			if err := chromedp.Run(ctx,
+			if err := chromedp.Do(ctx,
 				chromedp.Navigate(base+"/demo2/"),
-				chromedp.WaitReady(`#demo-result`, chromedp.ByQuery),
-				chromedp.Text(`body`, &second, chromedp.ByQuery),
+				chromedp.WaitReady(chromedp.CSS(`#demo-result`)),
+				assign(&second, chromedp.Text(chromedp.CSS(`body`))),
 			); err != nil {
 				t.Fatalf("second SP: %v", err)
 			}
@@ -177,4 +190,16 @@ func TestBrowserDemoSignIn(t *testing.T) {
 			}
 		})
 	}
+}
+
+// assign runs a value-returning action as a step and keeps its value in *dst.
+func assign[T any](dst *T, a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		v, err := a(ctx, t)
+		if err != nil {
+			return err
+		}
+		*dst = v
+		return nil
+	})
 }

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/ateaidp/atea/config"
-	"github.com/ateaidp/atea/idp/keys"
 	"github.com/ateaidp/atea/idp"
+	"github.com/ateaidp/atea/idp/keys"
 )
 
 func cmdMetadata(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -213,6 +213,9 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 }
 
 func openDirectory(cfg *config.Config, logger *slog.Logger) (*directory.Directory, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	d, err := directory.Open(cfg.DirectoryPath(), directory.Options{
 		Params: directory.Params{
 			MemoryKiB: cfg.Directory.Argon2.MemoryKiB,

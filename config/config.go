@@ -1,0 +1,339 @@
+package config
+
+import (
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is Atea's whole configuration. The mapstructure tags are the YAML keys; the ATEA_
+// variable of a scalar key is derived from them (see the package documentation).
+type Config struct {
+	// Listen is the TCP address the HTTP server listens on (host:port).
+	Listen string `mapstructure:"listen"`
+	// BaseURL is the public URL of Atea as browsers and SPs see it, scheme://host[:port][/prefix]
+	// without a trailing slash (Validate trims one).
+	BaseURL string `mapstructure:"baseURL"`
+	// DataDir holds keys, the user directory, SP metadata and the admin socket by default.
+	DataDir string `mapstructure:"dataDir"`
+	// EntityIDSetting is the configured IdP entityID; "" derives it from BaseURL. Read it
+	// through [Config.EntityID].
+	EntityIDSetting string `mapstructure:"entityID"`
+
+	Session          Session    `mapstructure:"session"`
+	SAML             SAML       `mapstructure:"saml"`
+	ServiceProviders []SP       `mapstructure:"serviceProviders"`
+	Keys             Keys       `mapstructure:"keys"`
+	SPMetadata       SPMetadata `mapstructure:"spMetadata"`
+	Store            Store      `mapstructure:"store"`
+	Demo             Demo       `mapstructure:"demo"`
+	Log              Log        `mapstructure:"log"`
+	Directory        Directory  `mapstructure:"directory"`
+}
+
+// Session configures the SSO session and the short-lived sign-in flow cookies.
+type Session struct {
+	// CookieName is the SSO session cookie's name.
+	CookieName string `mapstructure:"cookieName"`
+	// FlowCookieName is the name of the cookie that binds a sign-in flow to the browser.
+	FlowCookieName string `mapstructure:"flowCookieName"`
+	// CookieSecure sets the Secure attribute on both cookies; it requires an https BaseURL.
+	CookieSecure bool `mapstructure:"cookieSecure"`
+	// Lifetime is the absolute lifetime of an SSO session.
+	Lifetime time.Duration `mapstructure:"lifetime"`
+	// FlowLifetime is how long a started sign-in may take.
+	FlowLifetime time.Duration `mapstructure:"flowLifetime"`
+}
+
+// SAML holds the protocol settings every SP gets unless its [SP] entry overrides them.
+type SAML struct {
+	// DefaultLevel is the level asked of a request that names none: low, substantial or high.
+	DefaultLevel string `mapstructure:"defaultLevel"`
+	// ClassMapping maps legacy SAML 2.0 AuthnContextClassRefs onto levels. A configured list
+	// replaces the default one; read it as a map through [Config.ClassMapping].
+	ClassMapping []ClassRefLevel `mapstructure:"classMapping"`
+	// AssertionLifetime is NotOnOrAfter − IssueInstant of issued assertions.
+	AssertionLifetime time.Duration `mapstructure:"assertionLifetime"`
+	// NotBeforeSkew back-dates NotBefore to tolerate SP clocks that run behind.
+	NotBeforeSkew time.Duration `mapstructure:"notBeforeSkew"`
+	// ClockSkew is the tolerance for the IssueInstant of incoming requests.
+	ClockSkew time.Duration `mapstructure:"clockSkew"`
+	// MaxRequestAge is how old an AuthnRequest's IssueInstant may be.
+	MaxRequestAge time.Duration `mapstructure:"maxRequestAge"`
+	// RequireSignedRequests refuses unsigned AuthnRequests from every SP.
+	RequireSignedRequests bool `mapstructure:"requireSignedRequests"`
+	// MaxRelayState is the longest RelayState accepted, in bytes.
+	MaxRelayState int `mapstructure:"maxRelayState"`
+	// DefaultNameIDFormat is transient, persistent, unspecified or email.
+	DefaultNameIDFormat string `mapstructure:"defaultNameIDFormat"`
+	// Sign says what is signed: both, response or assertion.
+	Sign string `mapstructure:"sign"`
+	// SignatureAlgorithm is rsa-sha256, rsa-sha384, rsa-sha512 or ecdsa-sha256.
+	SignatureAlgorithm string `mapstructure:"signatureAlgorithm"`
+}
+
+// ClassRefLevel is one entry of saml.classMapping.
+type ClassRefLevel struct {
+	// ClassRef is a SAML AuthnContextClassRef URI.
+	ClassRef string `mapstructure:"classRef"`
+	// Level is low, substantial or high.
+	Level string `mapstructure:"level"`
+}
+
+// SP is an administrator's choices for one service provider, found by entityID. Zero values
+// inherit the global setting.
+type SP struct {
+	// EntityID is the SP's entityID, as in its metadata.
+	EntityID string `mapstructure:"entityID"`
+	// Sign overrides saml.sign: both, response or assertion.
+	Sign string `mapstructure:"sign"`
+	// EncryptAssertions encrypts assertions to the SP's metadata encryption key.
+	EncryptAssertions bool `mapstructure:"encryptAssertions"`
+	// Encryption is the data-encryption algorithm; "" is aes256-gcm.
+	Encryption string `mapstructure:"encryption"`
+	// NameIDFormat overrides saml.defaultNameIDFormat.
+	NameIDFormat string `mapstructure:"nameIDFormat"`
+	// Attributes lists the attribute names released; nil releases the default set.
+	Attributes []string `mapstructure:"attributes"`
+	// RequireSignedRequests refuses unsigned AuthnRequests from this SP.
+	RequireSignedRequests bool `mapstructure:"requireSignedRequests"`
+	// DefaultLevel overrides saml.defaultLevel.
+	DefaultLevel string `mapstructure:"defaultLevel"`
+	// MaxRelayState overrides saml.maxRelayState.
+	MaxRelayState int `mapstructure:"maxRelayState"`
+}
+
+// Keys names the signing key and the secret files; "" paths are derived from DataDir.
+type Keys struct {
+	// Algorithm is the algorithm of a generated signing key: rsa2048, rsa3072 or ecdsa-p256.
+	Algorithm string `mapstructure:"algorithm"`
+	// KeyFile is the PEM signing key; "" is <DataDir>/keys/signing.key.
+	KeyFile string `mapstructure:"keyFile"`
+	// CertFile is the PEM signing certificate; "" is <DataDir>/keys/signing.crt.
+	CertFile string `mapstructure:"certFile"`
+	// SecretFile holds the server-side MAC secrets; "" is <DataDir>/keys/secret.
+	SecretFile string `mapstructure:"secretFile"`
+}
+
+// SPMetadata configures the directory SP metadata files are read from.
+type SPMetadata struct {
+	// Dir is the directory of *.xml SP metadata files; "" is <DataDir>/sp-metadata.
+	Dir string `mapstructure:"dir"`
+	// PollInterval is how often the directory is checked for changes.
+	PollInterval time.Duration `mapstructure:"pollInterval"`
+}
+
+// Store selects the session-state backend.
+type Store struct {
+	// Type is the backend; only "memory" is available so far.
+	Type string `mapstructure:"type"`
+}
+
+// Demo controls the demo SPs and the demo citizen.
+type Demo struct {
+	// Enabled mounts the demo SPs and creates the demo citizen.
+	Enabled bool `mapstructure:"enabled"`
+}
+
+// Log configures the process logger.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `mapstructure:"level"`
+	// Format is text or json.
+	Format string `mapstructure:"format"`
+}
+
+// Directory configures the user directory (bbolt file, argon2id password hashes).
+type Directory struct {
+	// Path is the directory file; "" is <DataDir>/directory.db.
+	Path   string `mapstructure:"path"`
+	Argon2 Argon2 `mapstructure:"argon2"`
+	// MaxFailures is the number of consecutive wrong passwords that blocks an account.
+	MaxFailures int `mapstructure:"maxFailures"`
+	// MaxConcurrentHashes bounds the argon2id computations running at once (memory bound).
+	MaxConcurrentHashes int `mapstructure:"maxConcurrentHashes"`
+}
+
+// Argon2 are the argon2id parameters of new password hashes.
+type Argon2 struct {
+	// MemoryKiB is the memory cost m, in KiB.
+	MemoryKiB uint32 `mapstructure:"memoryKiB"`
+	// Time is the number of passes t.
+	Time uint32 `mapstructure:"time"`
+	// Threads is the parallelism p.
+	Threads uint8 `mapstructure:"threads"`
+}
+
+// The SAML 2.0 authentication context classes of the default mapping
+// (saml-authn-context-2.0-os §3.4).
+const (
+	classPrefix = "urn:oasis:names:tc:SAML:2.0:ac:classes:"
+
+	classPasswordProtectedTransport = classPrefix + "PasswordProtectedTransport"
+	classPassword                   = classPrefix + "Password"
+	classUnspecified                = classPrefix + "unspecified"
+	classMobileTwoFactorContract    = classPrefix + "MobileTwoFactorContract"
+	classTimeSyncToken              = classPrefix + "TimeSyncToken"
+	classX509                       = classPrefix + "X509"
+	classSmartcard                  = classPrefix + "Smartcard"
+	classSmartcardPKI               = classPrefix + "SmartcardPKI"
+	classTLSClient                  = classPrefix + "TLSClient"
+)
+
+// Default returns the built-in defaults: the embedded, try-it-out configuration. Each call
+// returns a fresh value that the caller may modify.
+func Default() *Config {
+	return &Config{
+		Listen:  "127.0.0.1:8080",
+		BaseURL: "http://127.0.0.1:8080",
+		DataDir: "./atea-data",
+		Session: Session{
+			CookieName:     "atea_sso",
+			FlowCookieName: "atea_flow",
+			CookieSecure:   false,
+			Lifetime:       8 * time.Hour,
+			FlowLifetime:   15 * time.Minute,
+		},
+		SAML: SAML{
+			DefaultLevel: "low",
+			// Password-based classes are what B@k (low) gives; two-factor classes match B@kQ
+			// (substantial); certificate classes need a qualified certificate (high).
+			ClassMapping: []ClassRefLevel{
+				{classPasswordProtectedTransport, "low"},
+				{classPassword, "low"},
+				{classUnspecified, "low"},
+				{classMobileTwoFactorContract, "substantial"},
+				{classTimeSyncToken, "substantial"},
+				{classX509, "high"},
+				{classSmartcard, "high"},
+				{classSmartcardPKI, "high"},
+				{classTLSClient, "high"},
+			},
+			AssertionLifetime:     5 * time.Minute,
+			NotBeforeSkew:         60 * time.Second,
+			ClockSkew:             180 * time.Second,
+			MaxRequestAge:         5 * time.Minute,
+			RequireSignedRequests: false,
+			MaxRelayState:         80,
+			DefaultNameIDFormat:   "transient",
+			Sign:                  "both",
+			SignatureAlgorithm:    "rsa-sha256",
+		},
+		Keys:       Keys{Algorithm: "rsa2048"},
+		SPMetadata: SPMetadata{PollInterval: 2 * time.Second},
+		Store:      Store{Type: "memory"},
+		Demo:       Demo{Enabled: true},
+		Log:        Log{Level: "info", Format: "text"},
+		Directory: Directory{
+			// OWASP Password Storage Cheat Sheet, argon2id minimum: m=19456 KiB, t=2, p=1.
+			Argon2:              Argon2{MemoryKiB: 19456, Time: 2, Threads: 1},
+			MaxFailures:         5,
+			MaxConcurrentHashes: 16,
+		},
+	}
+}
+
+// EntityID returns the IdP's entityID: the entityID setting if set, else BaseURL +
+// "/saml/metadata" (the metadata URL, the usual convention for SAML entity IDs).
+func (c *Config) EntityID() string {
+	if c.EntityIDSetting != "" {
+		return c.EntityIDSetting
+	}
+	return strings.TrimRight(c.BaseURL, "/") + "/saml/metadata"
+}
+
+// ClassMapping returns saml.classMapping as a map from AuthnContextClassRef to level name.
+// Validate rejects duplicate class refs, so no entry is lost.
+func (c *Config) ClassMapping() map[string]string {
+	m := make(map[string]string, len(c.SAML.ClassMapping))
+	for _, e := range c.SAML.ClassMapping {
+		m[e.ClassRef] = e.Level
+	}
+	return m
+}
+
+// SPMetadataDir returns spMetadata.dir, else <DataDir>/sp-metadata.
+func (c *Config) SPMetadataDir() string { return c.orData(c.SPMetadata.Dir, "sp-metadata") }
+
+// KeyFile returns keys.keyFile, else <DataDir>/keys/signing.key.
+func (c *Config) KeyFile() string { return c.orData(c.Keys.KeyFile, "keys", "signing.key") }
+
+// CertFile returns keys.certFile, else <DataDir>/keys/signing.crt.
+func (c *Config) CertFile() string { return c.orData(c.Keys.CertFile, "keys", "signing.crt") }
+
+// SecretFile returns keys.secretFile, else <DataDir>/keys/secret.
+func (c *Config) SecretFile() string { return c.orData(c.Keys.SecretFile, "keys", "secret") }
+
+// DirectoryPath returns directory.path, else <DataDir>/directory.db.
+func (c *Config) DirectoryPath() string { return c.orData(c.Directory.Path, "directory.db") }
+
+// AdminSocket returns the path of the admin unix socket, <DataDir>/admin.sock. It is not
+// configurable: the user commands find a running server through the data directory alone.
+func (c *Config) AdminSocket() string { return filepath.Join(c.DataDir, "admin.sock") }
+
+func (c *Config) orData(set string, elem ...string) string {
+	if set != "" {
+		return set
+	}
+	return filepath.Join(append([]string{c.DataDir}, elem...)...)
+}
+
+// LogValue implements slog.LogValuer. It shows the settings an operator needs to see in the
+// start-up log, with derived paths resolved. The configuration holds no inline secrets (keys
+// and secrets are files), so only file names appear; should inline secrets be added, they
+// must be redacted here (STYLE.md §B5, §B9).
+func (c *Config) LogValue() slog.Value {
+	sps := make([]string, 0, len(c.ServiceProviders))
+	for _, sp := range c.ServiceProviders {
+		sps = append(sps, sp.EntityID)
+	}
+	return slog.GroupValue(
+		slog.String("listen", c.Listen),
+		slog.String("base_url", c.BaseURL),
+		slog.String("entity_id", c.EntityID()),
+		slog.String("data_dir", c.DataDir),
+		slog.Group("session",
+			slog.String("cookie_name", c.Session.CookieName),
+			slog.String("flow_cookie_name", c.Session.FlowCookieName),
+			slog.Bool("cookie_secure", c.Session.CookieSecure),
+			slog.Duration("lifetime", c.Session.Lifetime),
+			slog.Duration("flow_lifetime", c.Session.FlowLifetime),
+		),
+		slog.Group("saml",
+			slog.String("default_level", c.SAML.DefaultLevel),
+			slog.Int("class_mappings", len(c.SAML.ClassMapping)),
+			slog.Duration("assertion_lifetime", c.SAML.AssertionLifetime),
+			slog.Duration("not_before_skew", c.SAML.NotBeforeSkew),
+			slog.Duration("clock_skew", c.SAML.ClockSkew),
+			slog.Duration("max_request_age", c.SAML.MaxRequestAge),
+			slog.Bool("require_signed_requests", c.SAML.RequireSignedRequests),
+			slog.Int("max_relay_state", c.SAML.MaxRelayState),
+			slog.String("default_name_id_format", c.SAML.DefaultNameIDFormat),
+			slog.String("sign", c.SAML.Sign),
+			slog.String("signature_algorithm", c.SAML.SignatureAlgorithm),
+		),
+		slog.Any("service_providers", sps),
+		slog.Group("keys",
+			slog.String("algorithm", c.Keys.Algorithm),
+			slog.String("key_file", c.KeyFile()),
+			slog.String("cert_file", c.CertFile()),
+			slog.String("secret_file", c.SecretFile()),
+		),
+		slog.Group("sp_metadata",
+			slog.String("dir", c.SPMetadataDir()),
+			slog.Duration("poll_interval", c.SPMetadata.PollInterval),
+		),
+		slog.String("store", c.Store.Type),
+		slog.Bool("demo", c.Demo.Enabled),
+		slog.Group("log", slog.String("level", c.Log.Level), slog.String("format", c.Log.Format)),
+		slog.Group("directory",
+			slog.String("path", c.DirectoryPath()),
+			slog.Any("argon2_memory_kib", c.Directory.Argon2.MemoryKiB),
+			slog.Any("argon2_time", c.Directory.Argon2.Time),
+			slog.Any("argon2_threads", c.Directory.Argon2.Threads),
+			slog.Int("max_failures", c.Directory.MaxFailures),
+			slog.Int("max_concurrent_hashes", c.Directory.MaxConcurrentHashes),
+		),
+	)
+}

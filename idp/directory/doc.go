@@ -1,0 +1,26 @@
+// Package directory is Atea's durable, embedded user directory: one bbolt file holding each
+// citizen's identity data, credential type, status and password hash.
+//
+// It is responsible for:
+//   - validating user data on Add (DNI/NIE via package dni, names, birth date, contact data);
+//   - the password policy on Add (length, not the DNI, not a common password: SECURITY.md §4.16,
+//     ASVS 4.0.3 2.1.7, NIST SP 800-63B §5.1.1.2);
+//   - hashing passwords with argon2id (RFC 9106) at configurable cost, stored in PHC string form so
+//     the cost can be raised later, with bounded concurrency so hashing is no DoS lever;
+//   - Authenticate, shaped so that an unknown DNI, a wrong password and a locked account cost the
+//     same work (SECURITY.md §4.7, §4.9), and the consecutive-failure lockout, kept durably;
+//   - audit events for changes it makes (user_added, user_locked, user_unlocked,
+//     password_rehashed), with the DNI masked (SECURITY.md §4.22).
+//
+// It is not responsible for per-IP or per-flow attempt limits, the login_failed /
+// login_succeeded events, or what a citizen is shown: the IdP's login handler does those. It
+// does not implement second factors, password change or recovery (yet).
+//
+// # Storage layout
+//
+// Bucket "users" maps the internal user ID to a JSON record (including the PHC hash); bucket
+// "by_dni" maps the canonical DNI/NIE to the ID. Every change is one bbolt Update transaction,
+// so both buckets change together or not at all; bbolt is ACID and a kill -9 leaves the file
+// consistent. bbolt holds an exclusive flock on the file: a second process (or a second Open in
+// the same process) gets ErrBusy after about a second.
+package directory
