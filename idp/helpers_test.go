@@ -453,8 +453,10 @@ func (ti *testIdP) send(b *browser, s *testSP, rq request) (*page, string) {
 				t.Fatal(err)
 			}
 			// Move the signature right after Issuer, where the schema wants it.
-			sig := signed.ChildElements()[len(signed.ChildElements())-1]
-			signed.RemoveChild(sig)
+			// goxmldsig appends the signature without setting its etree index, so etree's
+			// RemoveChild misses it: drop the last token by position and insert a copy.
+			sig := signed.ChildElements()[len(signed.ChildElements())-1].Copy()
+			signed.RemoveChildAt(len(signed.Child) - 1)
 			signed.InsertChildAt(1, sig)
 			el = signed
 		}

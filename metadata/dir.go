@@ -46,9 +46,10 @@ type DirSource struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	mu    sync.Mutex            // serialises Refresh; guards files and dirty
-	files map[string]*fileState // by file name
-	dirty bool                  // files changed since the snapshot was built
+	mu      sync.Mutex            // serialises Refresh; guards the fields below
+	files   map[string]*fileState // by file name
+	dirty   bool                  // files changed since the snapshot was built
+	dirDown bool                  // the directory was unreadable at the last scan (logged once)
 
 	snap atomic.Pointer[snapshot]
 }
@@ -120,11 +121,17 @@ func (d *DirSource) Lookup(entityID string) (*SP, error) {
 	return sp, nil
 }
 
-// Entities returns every loaded SP, sorted by EntityID. The slice is the caller's; the SPs
-// are shared and must not be modified.
+// Entities returns every loaded SP that Lookup would return, sorted by EntityID. The slice is
+// the caller's; the SPs are shared and must not be modified.
 func (d *DirSource) Entities() []*SP {
-	s := d.snap.Load().sorted
-	return append([]*SP(nil), s...)
+	now := d.now()
+	var out []*SP
+	for _, sp := range d.snap.Load().sorted {
+		if sp.ValidUntil.IsZero() || sp.ValidUntil.After(now) {
+			out = append(out, sp)
+		}
+	}
+	return out
 }
 
 // Refresh rescans the directory now. Files whose size and modification time are unchanged
@@ -142,9 +149,13 @@ func (d *DirSource) Refresh(ctx context.Context) error {
 		// Keep serving what is loaded: a transient permission or mount problem must not
 		// unregister every SP.
 		err = fmt.Errorf("metadata: reading SP metadata directory: %w", err)
-		d.log.Warn("sp metadata: directory not readable", "dir", d.dir, "err", err)
+		if !d.dirDown {
+			d.log.Warn("sp metadata: directory not readable, keeping the loaded entities", "dir", d.dir, "err", err)
+			d.dirDown = true
+		}
 		return err
 	}
+	d.dirDown = false
 	present := map[string]bool{}
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {

@@ -313,6 +313,9 @@ func TestDirSourceExpiry(t *testing.T) {
 	if _, err := f.src.Lookup(spOne); !errors.Is(err, ErrUnknownEntity) || !errors.Is(err, errExpired) {
 		t.Fatalf("Lookup() = %v, want ErrUnknownEntity (expired)", err)
 	}
+	if ids := f.ids(); len(ids) != 0 {
+		t.Errorf("Entities() before the next scan = %v, want none", ids)
+	}
 	if err := f.refresh(); !errors.Is(err, errExpired) {
 		t.Fatalf("Refresh() = %v, want the expiry reported", err)
 	}

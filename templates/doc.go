@@ -34,6 +34,7 @@
 //	locales/{es,eu,en}.json  flat key → fmt-style text catalogs
 //	static/                 atea.css and the favicon
 //
-// Each page file defines the templates "title" and "content"; the layout executes them.
+// Each page file defines the templates "title" and "content", which the layout executes, and
+// may define "width" as "wide" for a page that needs more than the 36rem reading measure.
 // Message texts are fmt formats: write %s for an argument and %% for a literal percent sign.
 package templates

@@ -122,6 +122,13 @@ func TestBrowserDemoSignIn(t *testing.T) {
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
+	// Start the browser once; each language then gets its own browser context (its own
+	// cookie jar), so no run inherits the previous run's sessions.
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+	if err := chromedp.Do(browserCtx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
 
 	for _, tc := range []struct {
 		lang, title, submit string
@@ -132,7 +139,7 @@ func TestBrowserDemoSignIn(t *testing.T) {
 	} {
 		t.Run(tc.lang, func(t *testing.T) {
 			// A fresh browser context per language: no cookies from the previous run.
-			bctx, cancel := chromedp.NewContext(allocCtx)
+			bctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
 			defer cancel()
 			ctx, cancelT := context.WithTimeout(bctx, 60*time.Second)
 			defer cancelT()

@@ -230,12 +230,12 @@ func TestErrTooLargeIsRejected(t *testing.T) {
 
 func TestMetadataLimitsAllowLargerDocuments(t *testing.T) {
 	t.Parallel()
-	// A 1 MiB metadata document is fine as metadata but far over the protocol cap.
-	doc := []byte(`<r>` + strings.Repeat("<e>x</e>", (1<<20)/8) + `</r>`)
+	// A 320 KiB metadata document is fine as metadata but over the protocol cap.
+	doc := []byte(`<r>` + strings.Repeat("<e>x</e>", (320<<10)/8) + `</r>`)
 	if err := Check(doc, MetadataLimits()); err != nil {
-		t.Errorf("Check(metadata 1 MiB, MetadataLimits) = %v, want nil", err)
+		t.Errorf("Check(metadata 320 KiB, MetadataLimits) = %v, want nil", err)
 	}
 	if err := Check(doc, ProtocolLimits()); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("Check(metadata 1 MiB, ProtocolLimits) = %v, want ErrTooLarge", err)
+		t.Errorf("Check(metadata 320 KiB, ProtocolLimits) = %v, want ErrTooLarge", err)
 	}
 }

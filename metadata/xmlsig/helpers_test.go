@@ -3,14 +3,15 @@ package xmlsig
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
+	"encoding/pem"
 	"math/big"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -53,33 +54,34 @@ func makeTestKey(signer crypto.Signer) testKey {
 	return testKey{signer: signer, cert: cert}
 }
 
-// keys are generated once for the package: RSA key generation is slow under -race.
+// keys are loaded once for the package from testdata/keys (see its README).
 type keySet struct {
 	rsa, rsa2, attacker, ec, ec384, weak testKey
 }
 
 var testKeys = sync.OnceValue(func() keySet {
-	mustRSA := func(bits int) crypto.Signer {
-		k, err := rsa.GenerateKey(rand.Reader, bits)
+	load := func(name string) testKey {
+		b, err := os.ReadFile(filepath.Join("testdata", "keys", name))
 		if err != nil {
 			panic(err)
 		}
-		return k
-	}
-	mustEC := func(c elliptic.Curve) crypto.Signer {
-		k, err := ecdsa.GenerateKey(c, rand.Reader)
+		block, _ := pem.Decode(b)
+		if block == nil {
+			panic("no PEM block in " + name)
+		}
+		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 		if err != nil {
 			panic(err)
 		}
-		return k
+		return makeTestKey(k.(crypto.Signer))
 	}
 	return keySet{
-		rsa:      makeTestKey(mustRSA(2048)),
-		rsa2:     makeTestKey(mustRSA(2048)),
-		attacker: makeTestKey(mustRSA(2048)),
-		ec:       makeTestKey(mustEC(elliptic.P256())),
-		ec384:    makeTestKey(mustEC(elliptic.P384())),
-		weak:     makeTestKey(mustRSA(1024)),
+		rsa:      load("rsa-a.pem"),
+		rsa2:     load("rsa-b.pem"),
+		attacker: load("rsa-attacker.pem"),
+		ec:       load("ec-p256.pem"),
+		ec384:    load("ec-p384.pem"),
+		weak:     load("rsa-1024-weak.pem"),
 	}
 })
 
