@@ -28,7 +28,9 @@ type statusError struct {
 	err       error
 }
 
-func (e *statusError) Error() string { return fmt.Sprintf("saml status %s/%s: %v", e.code, e.sub, e.err) }
+func (e *statusError) Error() string {
+	return fmt.Sprintf("saml status %s/%s: %v", e.code, e.sub, e.err)
+}
 func (e *statusError) Unwrap() error { return e.err }
 
 func statusErr(code, sub, msg string, err error) error {
