@@ -82,7 +82,7 @@ func selfSigned(t testing.TB, k crypto.Signer, cn string) *x509.Certificate {
 // testIdP is a real Atea IdP behind httptest with a memory store, a directory holding one
 // citizen, and an SP-metadata directory.
 type testIdP struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *idp.Server
 	ts      *httptest.Server
 	url     string
@@ -107,7 +107,7 @@ func (c *testClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func newTestIdP(t *testing.T, update func(*idp.Config)) *testIdP {
+func newTestIdP(t testing.TB, update func(*idp.Config)) *testIdP {
 	t.Helper()
 	dir := t.TempDir()
 	// The IdP runs on real time: crewjam's SP validates against its own time.Now. Tests
@@ -500,7 +500,7 @@ func (ti *testIdP) send(b *browser, s *testSP, rq request) (*page, string) {
 	}
 }
 
-func xmlBytes(t *testing.T, el *etree.Element) []byte {
+func xmlBytes(t testing.TB, el *etree.Element) []byte {
 	t.Helper()
 	doc := etree.NewDocument()
 	doc.SetRoot(el)

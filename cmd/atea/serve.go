@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ateaidp/atea/config"
@@ -297,16 +298,19 @@ func banner(w io.Writer, cfg *config.Config, srv *idp.Server, demo *demoCitizen)
 		fmt.Fprintf(w, "  Demo citizen:  DNI %s  password %q  (shown again by: atea user show %s)\n", demo.dni, demo.password, demo.dni)
 	}
 	if cfg.Store.Type == "memory" || cfg.Demo.Enabled {
-		fmt.Fprint(w, `
-  ************************************************************************************
-  *  WARNING: this is Atea's EMBEDDED DEFAULT, for trying Atea out. It is NOT for      *
-  *  production. Sessions live in memory (lost on restart, not shared between          *
-  *  instances), keys are files in the data directory, the demo SPs and the demo       *
-  *  citizen are enabled. Production needs: Redis as the session store, HTTPS with      *
-  *  session.cookieSecure=true, keys in protected storage, demo.enabled=false, your     *
-  *  own SP metadata, and a reviewed configuration (atea check-config).                 *
-  ************************************************************************************
-
-`)
+		warning := []string{
+			"WARNING: this is Atea's EMBEDDED DEFAULT, for trying Atea out. It is NOT for",
+			"production. Sessions live in memory (lost on restart, not shared between",
+			"instances), keys are files in the data directory, the demo SPs and the demo",
+			"citizen are enabled. Production needs: Redis as the session store, HTTPS with",
+			"session.cookieSecure=true, keys in protected storage, demo.enabled=false, your",
+			"own SP metadata, and a reviewed configuration (atea check-config).",
+		}
+		rule := "  " + strings.Repeat("*", 86)
+		fmt.Fprintf(w, "\n%s\n", rule)
+		for _, l := range warning {
+			fmt.Fprintf(w, "  *  %-80s  *\n", l)
+		}
+		fmt.Fprintf(w, "%s\n\n", rule)
 	}
 }
