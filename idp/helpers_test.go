@@ -233,11 +233,11 @@ func (ti *testIdP) newSP(name string, signed bool, mutate func(*saml.EntityDescr
 
 // browser is a cookie-keeping HTTP client that stops at every page (no redirects to other hosts).
 type browser struct {
-	t *testing.T
+	t testing.TB
 	c *http.Client
 }
 
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, c: &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if len(via) > 5 {

@@ -122,11 +122,21 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, p *store.PendingR
 	if format == nameIDPersistent || format == nameIDTransient {
 		a.SPNameQualifier = sp.EntityID
 	}
-	// Record the SP before the assertion leaves, so logout can always reach it.
+	// Record the SP before the assertion leaves, so logout can always reach it. One entry per
+	// SP: a repeated SSO to the same SP updates it (the NameID it knows now) and keeps its
+	// SessionIndex, so the session record stays bounded by the number of SPs, not of SSOs.
+	if i := participation(sess.SPs, sp.EntityID); i >= 0 {
+		a.SessionIndex = sess.SPs[i].SessionIndex
+	}
+	entry := store.SPParticipation{
+		EntityID: sp.EntityID, NameID: nameID, NameIDFormat: format, SessionIndex: a.SessionIndex, At: now,
+	}
 	if _, err := s.deps.Store.UpdateSession(ctx, sess.ID, func(cur store.Session) (store.Session, error) {
-		cur.SPs = append(cur.SPs, store.SPParticipation{
-			EntityID: sp.EntityID, NameID: nameID, NameIDFormat: format, SessionIndex: a.SessionIndex, At: now,
-		})
+		if i := participation(cur.SPs, sp.EntityID); i >= 0 {
+			cur.SPs[i] = entry
+		} else {
+			cur.SPs = append(cur.SPs, entry)
+		}
 		return cur, nil
 	}); err != nil {
 		s.renderError(w, r, fmt.Errorf("%w: record SP: %w", errUnavailable, err))
@@ -201,4 +211,14 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, p *store.PendingRe
 		RelayState:    p.RelayState,
 		HasRelayState: p.HasRelayState,
 	}, acsOrigin)
+}
+
+// participation returns the index of the SP's entry in a session's SP list, or -1.
+func participation(sps []store.SPParticipation, entityID string) int {
+	for i := range sps {
+		if sps[i].EntityID == entityID {
+			return i
+		}
+	}
+	return -1
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/ateaidp/atea/templates"
 )
@@ -67,7 +68,14 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 		data = p
 	}
 	var buf bytes.Buffer
-	if err := s.deps.Templates.Render(&buf, page, data); err != nil {
+	var err error
+	if p, ok := data.(templates.PostPage); ok {
+		// Every SSO ends on this page: the renderer's pre-rendered fast path.
+		err = s.deps.Templates.RenderPost(&buf, p)
+	} else {
+		err = s.deps.Templates.Render(&buf, page, data)
+	}
+	if err != nil {
 		s.log.ErrorContext(r.Context(), "render page", "page", string(page), "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -85,6 +93,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	// A page may carry a SAMLResponse (a bearer token) or a CSRF token: never cache it.
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
+	// A known length spares the chunked encoding: the page goes out in one write.
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

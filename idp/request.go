@@ -111,7 +111,7 @@ func (s *Server) readAuthnRequest(r *http.Request) (*inbound, error) {
 		if err != nil {
 			return nil, pageErr(http.StatusBadRequest, "error.badrequest", fmt.Errorf("SAMLRequest base64: %w", err))
 		}
-		raw, err = xmlgate.Inflate(deflated, maxInflateBytes)
+		raw, err = s.inflater.Inflate(deflated, maxInflateBytes)
 		if err != nil {
 			return nil, pageErr(http.StatusBadRequest, "error.badrequest", fmt.Errorf("SAMLRequest inflate: %w", err))
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/ateaidp/atea/idp/samlxml"
 	"github.com/ateaidp/atea/idp/store"
 	"github.com/ateaidp/atea/metadata"
+	"github.com/ateaidp/atea/metadata/xmlgate"
 	"github.com/ateaidp/atea/templates"
 )
 
@@ -101,6 +102,7 @@ type Server struct {
 	ssoURL   string
 	origin   string
 	metadata []byte
+	inflater xmlgate.Inflater // reused decompressors for the Redirect binding
 }
 
 // New validates the wiring and builds the server.

@@ -53,6 +53,7 @@ type Renderer struct {
 	sets     map[string]map[Page]*template.Template // lang → page → the layout template
 	catalogs map[string]catalog
 	assets   map[string]asset
+	post     postSkeletons // the auto-POST page pre-rendered, see postfast.go
 }
 
 // Load parses every page for every language from fsys, which must hold layout.html.tmpl, one
@@ -85,6 +86,9 @@ func Load(fsys fs.FS) (*Renderer, error) {
 		}
 	}
 	if err := errors.Join(problems...); err != nil {
+		return nil, err
+	}
+	if err := r.buildPostSkeletons(); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -260,6 +264,18 @@ func (r *Renderer) Render(w io.Writer, page Page, data any) error {
 	}
 	if _, err := buf.WriteTo(w); err != nil {
 		return fmt.Errorf("templates: write %s: %w", page, err)
+	}
+	return nil
+}
+
+// execute renders page with the real template (no fast path).
+func (r *Renderer) execute(w io.Writer, page Page, data any) error {
+	t, ok := r.sets[r.lang(langOf(data))][page]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownPage, string(page))
+	}
+	if err := t.Execute(w, data); err != nil {
+		return fmt.Errorf("templates: render %s: %w", page, err)
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
+	"golang.org/x/sys/unix"
 
 	"github.com/ateaidp/atea/idp/directory"
 	"github.com/ateaidp/atea/idp/keys"
@@ -58,6 +60,7 @@ func cmdBenchSSO(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	profile := fs.String("profile", "both", "what is signed: both | response | assertion")
 	alg := fs.String("key", "rsa2048", "signing key: rsa2048 | rsa3072 | ecdsa-p256")
 	keep := fs.Bool("keep", false, "keep the temporary data directory")
+	cpuProfile := fs.String("cpuprofile", "", "have the server write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -79,7 +82,7 @@ func cmdBenchSSO(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if !*keep {
 		defer os.RemoveAll(dir)
 	}
-	b := &bench{dir: dir, stdout: stdout, stderr: stderr}
+	b := &bench{dir: dir, stdout: stdout, stderr: stderr, cpuProfile: *cpuProfile}
 	if err := b.prepare(ctx, *alg, *profile); err != nil {
 		return err
 	}
@@ -119,6 +122,12 @@ func cmdBenchSSO(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	errs := make(chan error, *clients)
+	// A second reference, taken while the load runs: one signature every 20 ms on a locked
+	// thread, timed by that thread's own CPU clock. On a small machine the server's
+	// signatures share caches and cores with the clients, and this one does too.
+	loadedSig := make(chan time.Duration, 1)
+	stopSig := make(chan struct{})
+	go func() { loadedSig <- signUnderLoad(b.key.Signer, stopSig) }()
 	start := time.Now()
 	for _, c := range cs {
 		wg.Add(1)
@@ -146,6 +155,8 @@ func cmdBenchSSO(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	wg.Wait()
 	wall := time.Since(start)
 	cpu1, err := procCPU(b.cmd.Process.Pid)
+	close(stopSig)
+	underLoad := <-loadedSig
 	if err != nil {
 		return err
 	}
@@ -172,8 +183,11 @@ func cmdBenchSSO(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fmt.Fprintf(stdout, "throughput        %.0f SSO/s\n", float64(*n)/wall.Seconds())
 	fmt.Fprintf(stdout, "latency           p50 %s  p99 %s\n", pct(lat, 50), pct(lat, 99))
 	fmt.Fprintf(stdout, "server CPU / SSO  %s\n", perSSO.Round(time.Microsecond))
-	fmt.Fprintf(stdout, "raw signature     %s (same key, same run)\n", raw.Round(time.Microsecond))
-	fmt.Fprintf(stdout, "ratio             %.2f × the raw signatures (target ≤ 1.18)\n", ratio)
+	fmt.Fprintf(stdout, "raw signature     %s idle, %s under the load (same key, same run)\n", raw.Round(time.Microsecond), underLoad.Round(time.Microsecond))
+	fmt.Fprintf(stdout, "ratio             %.2f × the raw signatures measured idle (target ≤ 1.18)\n", ratio)
+	if underLoad > 0 {
+		fmt.Fprintf(stdout, "ratio (loaded)    %.2f × the raw signatures measured under the same load\n", float64(perSSO)/(float64(sigs)*float64(underLoad)))
+	}
 	return nil
 }
 
@@ -228,6 +242,7 @@ type bench struct {
 	key            *keys.SigningKey
 	sp             *saml.ServiceProvider
 	mu             sync.Mutex
+	cpuProfile     string
 }
 
 const benchDNI, benchPassword = "12345678Z", "bench password 1"
@@ -287,8 +302,11 @@ func (b *bench) prepare(ctx context.Context, alg, profile string) error {
 	if err != nil {
 		return err
 	}
-	b.cmd = exec.CommandContext(ctx, exe, "serve", "--config", cfgPath, "--data", b.dir,
-		"--listen", "127.0.0.1:"+strconv.Itoa(port), "--base-url", b.base)
+	args := []string{"serve", "--config", cfgPath, "--data", b.dir, "--listen", "127.0.0.1:" + strconv.Itoa(port), "--base-url", b.base}
+	if b.cpuProfile != "" {
+		args = append(args, "--cpuprofile", b.cpuProfile)
+	}
+	b.cmd = exec.CommandContext(ctx, exe, args...)
 	b.cmd.Stdout, b.cmd.Stderr = io.Discard, b.stderr
 	if err := b.cmd.Start(); err != nil {
 		return fmt.Errorf("start server: %w", err)
@@ -354,7 +372,7 @@ func (b *bench) validate(page []byte) error {
 	if m == nil {
 		return errors.New("no SAMLResponse on the page")
 	}
-	x, err := base64.StdEncoding.DecodeString(string(m[1]))
+	x, err := base64.StdEncoding.DecodeString(htmlUnescape(string(m[1])))
 	if err != nil {
 		return err
 	}
@@ -464,3 +482,45 @@ func xmlWrite(w io.Writer, el *etree.Element) error {
 
 // htmlUnescape undoes the attribute escaping of html/template for the hidden form fields.
 func htmlUnescape(s string) string { return html.UnescapeString(s) }
+
+// signUnderLoad signs a digest every 20 ms until stop closes and returns the median thread
+// CPU time of one signature (0 if it could not measure).
+func signUnderLoad(k crypto.Signer, stop <-chan struct{}) time.Duration {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	digest := sha256.Sum256([]byte("atea"))
+	var samples []time.Duration
+	for {
+		select {
+		case <-stop:
+			if len(samples) == 0 {
+				return 0
+			}
+			sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
+			return samples[len(samples)/2]
+		case <-time.After(20 * time.Millisecond):
+		}
+		t0, err := threadCPU()
+		if err != nil {
+			return 0
+		}
+		if _, err := k.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
+			return 0
+		}
+		t1, err := threadCPU()
+		if err != nil {
+			return 0
+		}
+		samples = append(samples, t1-t0)
+	}
+}
+
+// threadCPU is the calling thread's CPU time, from CLOCK_THREAD_CPUTIME_ID (exact, unlike
+// getrusage's tick-sampled RUSAGE_THREAD).
+func threadCPU() (time.Duration, error) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		return 0, err
+	}
+	return time.Duration(ts.Nano()), nil
+}

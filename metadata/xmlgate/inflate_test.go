@@ -91,3 +91,23 @@ func TestInflateBomb(t *testing.T) {
 		t.Errorf("inflated about %.0f bytes (read %d of %d compressed), want at most %.0f", inflated, cr.n, len(bomb), limit)
 	}
 }
+
+// TestInflaterReuse: the pooled Inflater gives the same results as Inflate, including after
+// a bomb or a corrupt stream left a decompressor in an error state.
+func TestInflaterReuse(t *testing.T) {
+	t.Parallel()
+	var in Inflater
+	good := deflate(t, []byte("<a>hello</a>"))
+	bomb := deflate(t, bytes.Repeat([]byte("A"), 1<<20))
+	for i := 0; i < 3; i++ {
+		if out, err := in.Inflate(good, 1024); err != nil || string(out) != "<a>hello</a>" {
+			t.Fatalf("round %d: Inflate(good) = %q, %v", i, out, err)
+		}
+		if _, err := in.Inflate(bomb, 1024); !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("round %d: Inflate(bomb) err = %v, want ErrTooLarge", i, err)
+		}
+		if _, err := in.Inflate([]byte{0xff, 0xff, 0xff}, 1024); !errors.Is(err, ErrRejected) {
+			t.Fatalf("round %d: Inflate(corrupt) err = %v, want ErrRejected", i, err)
+		}
+	}
+}
