@@ -42,6 +42,10 @@ import (
 
 // cmdBench dispatches `atea bench <what>`.
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprintln(stdout, "usage: atea bench sso [--clients 16] [--n 3000] [--profile both|response|assertion] [--key rsa2048|rsa3072] [--cpuprofile FILE] [--keep]")
+		return nil
+	}
 	if len(args) == 0 || args[0] != "sso" {
 		return usageErrorf("usage: atea bench sso [flags]  (the only benchmark so far)")
 	}
