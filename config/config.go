@@ -126,8 +126,57 @@ type SPMetadata struct {
 
 // Store selects the session-state backend.
 type Store struct {
-	// Type is the backend; only "memory" is available so far.
+	// Type is the backend: memory (one process, lost on restart) or redis (shared by several
+	// instances, the production choice).
 	Type string `mapstructure:"type"`
+	// Redis configures the redis backend; ignored for memory.
+	Redis Redis `mapstructure:"redis"`
+}
+
+// Redis configures the connection to Redis: a single server, Sentinel (MasterName set) or
+// Cluster (Cluster true). Secrets are read from files, never written inline.
+type Redis struct {
+	// Addrs are host:port addresses (or unix socket paths): the server, the sentinels, or
+	// some cluster nodes.
+	Addrs []string `mapstructure:"addrs"`
+	// MasterName selects Sentinel: the name of the monitored master.
+	MasterName string `mapstructure:"masterName"`
+	// Cluster selects Redis Cluster.
+	Cluster bool `mapstructure:"cluster"`
+	// Username is the Redis 6 ACL user ("" is the default user).
+	Username string `mapstructure:"username"`
+	// PasswordFile holds the password of Username (first line).
+	PasswordFile string `mapstructure:"passwordFile"`
+	// SentinelPasswordFile holds the sentinels' password, when they have one.
+	SentinelPasswordFile string `mapstructure:"sentinelPasswordFile"`
+	// DB is the database number (single server and Sentinel only).
+	DB int `mapstructure:"db"`
+	// KeyPrefix starts every key Atea writes, so several deployments can share a server.
+	KeyPrefix string `mapstructure:"keyPrefix"`
+	// TLS configures encrypted connections.
+	TLS RedisTLS `mapstructure:"tls"`
+	// DialTimeout, ReadTimeout and WriteTimeout bound each network step.
+	DialTimeout  time.Duration `mapstructure:"dialTimeout"`
+	ReadTimeout  time.Duration `mapstructure:"readTimeout"`
+	WriteTimeout time.Duration `mapstructure:"writeTimeout"`
+	// OpTimeout bounds each store operation as a whole: a slow Redis never stalls a sign-in
+	// beyond it (the citizen gets the "temporarily unavailable" page).
+	OpTimeout time.Duration `mapstructure:"opTimeout"`
+	// PoolSize is the connection pool size per node (0: go-redis's default, 10 per CPU).
+	PoolSize int `mapstructure:"poolSize"`
+}
+
+// RedisTLS configures TLS towards Redis.
+type RedisTLS struct {
+	// Enabled turns TLS on.
+	Enabled bool `mapstructure:"enabled"`
+	// CAFile is a PEM bundle of the CAs that sign the server certificate ("" = system pool).
+	CAFile string `mapstructure:"caFile"`
+	// CertFile and KeyFile are a client certificate, for servers that require one.
+	CertFile string `mapstructure:"certFile"`
+	KeyFile  string `mapstructure:"keyFile"`
+	// ServerName overrides the name checked in the server certificate.
+	ServerName string `mapstructure:"serverName"`
 }
 
 // Demo controls the demo SPs and the demo citizen.
@@ -222,7 +271,10 @@ func Default() *Config {
 		},
 		Keys:       Keys{Algorithm: "rsa2048"},
 		SPMetadata: SPMetadata{PollInterval: 2 * time.Second},
-		Store:      Store{Type: "memory"},
+		Store: Store{Type: "memory", Redis: Redis{
+			Addrs: []string{"127.0.0.1:6379"}, KeyPrefix: "atea:",
+			DialTimeout: 2 * time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second, OpTimeout: 500 * time.Millisecond,
+		}},
 		Demo:       Demo{Enabled: true},
 		Log:        Log{Level: "info", Format: "text"},
 		Directory: Directory{

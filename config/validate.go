@@ -56,14 +56,13 @@ func (c *Config) Validate() error {
 	c.validateKeys(&v)
 
 	v.durationAtLeast("spMetadata.pollInterval", c.SPMetadata.PollInterval, 500*time.Millisecond)
-	if c.Store.Type != "memory" {
-		if c.Store.Type == "" {
-			v.add("store.type", `want memory, got ""`)
-		} else {
-			// Redis is the production backend still to come; until then, fail at start-up
-			// rather than fall back to memory (STYLE.md Part C §13: no fail-open defaults).
-			v.add("store.type", fmt.Sprintf("%q is not available yet (only memory)", c.Store.Type))
-		}
+	switch c.Store.Type {
+	case "memory":
+	case "redis":
+		c.validateRedis(&v)
+	default:
+		// No fall-back to memory on a typo (STYLE.md Part C §13: no fail-open defaults).
+		v.add("store.type", fmt.Sprintf("want memory or redis, got %q", c.Store.Type))
 	}
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "text", "json")
@@ -358,4 +357,48 @@ func fmtDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+func (c *Config) validateRedis(v *validator) {
+	r := c.Store.Redis
+	if len(r.Addrs) == 0 {
+		v.add("store.redis.addrs", "at least one address is needed")
+	}
+	for _, a := range r.Addrs {
+		if strings.HasPrefix(a, "/") {
+			continue // a unix socket
+		}
+		if host, port, err := net.SplitHostPort(a); err != nil || host == "" || !validPort(port) {
+			v.add("store.redis.addrs", fmt.Sprintf("want host:port or an absolute socket path, got %q", a))
+		}
+	}
+	if r.Cluster && r.MasterName != "" {
+		v.add("store.redis.cluster", "cluster and masterName (Sentinel) exclude each other")
+	}
+	if r.Cluster && r.DB != 0 {
+		v.add("store.redis.db", "Redis Cluster has only database 0")
+	}
+	if r.DB < 0 || r.DB > 15 {
+		v.add("store.redis.db", fmt.Sprintf("want 0–15, got %d", r.DB))
+	}
+	if strings.ContainsAny(r.KeyPrefix, " \t\r\n{}") {
+		v.add("store.redis.keyPrefix", "no whitespace or braces (braces are hash tags)")
+	}
+	for key, d := range map[string]time.Duration{
+		"store.redis.dialTimeout": r.DialTimeout, "store.redis.readTimeout": r.ReadTimeout,
+		"store.redis.writeTimeout": r.WriteTimeout, "store.redis.opTimeout": r.OpTimeout,
+	} {
+		if d < 10*time.Millisecond || d > 30*time.Second {
+			v.add(key, fmt.Sprintf("want 10ms–30s, got %s", d))
+		}
+	}
+	if r.PoolSize < 0 || r.PoolSize > 10000 {
+		v.add("store.redis.poolSize", fmt.Sprintf("want 0–10000, got %d", r.PoolSize))
+	}
+	if (r.TLS.CertFile == "") != (r.TLS.KeyFile == "") {
+		v.add("store.redis.tls.certFile", "certFile and keyFile go together")
+	}
+	if !r.TLS.Enabled && (r.TLS.CAFile != "" || r.TLS.CertFile != "" || r.TLS.ServerName != "") {
+		v.add("store.redis.tls.enabled", "TLS files or serverName given but tls.enabled is false")
+	}
 }

@@ -139,7 +139,16 @@ func TestValidate(t *testing.T) {
 		}, "", ""},
 
 		{"poll interval", func(c *Config) { c.SPMetadata.PollInterval = 100 * time.Millisecond }, "spMetadata.pollInterval", "at least 500ms"},
-		{"store redis", func(c *Config) { c.Store.Type = "redis" }, "store.type", `"redis" is not available yet`},
+		{"store unknown", func(c *Config) { c.Store.Type = "sqlite" }, "store.type", "want memory or redis"},
+		{"redis no addrs", func(c *Config) { c.Store.Type = "redis"; c.Store.Redis.Addrs = nil }, "store.redis.addrs", "at least one"},
+		{"redis bad addr", func(c *Config) { c.Store.Type = "redis"; c.Store.Redis.Addrs = []string{"localhost"} }, "store.redis.addrs", "host:port"},
+		{"redis cluster db", func(c *Config) { c.Store.Type = "redis"; c.Store.Redis.Cluster = true; c.Store.Redis.DB = 2 }, "store.redis.db", "only database 0"},
+		{"redis cluster sentinel", func(c *Config) { c.Store.Type = "redis"; c.Store.Redis.Cluster = true; c.Store.Redis.MasterName = "m" }, "store.redis.cluster", "exclude"},
+		{"redis op timeout", func(c *Config) { c.Store.Type = "redis"; c.Store.Redis.OpTimeout = 0 }, "store.redis.opTimeout", "10ms"},
+		{"redis half client cert", func(c *Config) {
+			c.Store.Type = "redis"
+			c.Store.Redis.TLS = RedisTLS{Enabled: true, CertFile: "c.pem"}
+		}, "store.redis.tls.certFile", "together"},
 		{"store empty", func(c *Config) { c.Store.Type = "" }, "store.type", "memory"},
 		{"log level", func(c *Config) { c.Log.Level = "trace" }, "log.level", "debug, info, warn or error"},
 		{"log format", func(c *Config) { c.Log.Format = "xml" }, "log.format", "text or json"},

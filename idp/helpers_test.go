@@ -37,6 +37,7 @@ import (
 	"github.com/ateaidp/atea/idp/directory"
 	"github.com/ateaidp/atea/idp/keys"
 	"github.com/ateaidp/atea/idp/samlxml"
+	"github.com/ateaidp/atea/idp/store"
 	"github.com/ateaidp/atea/idp/store/memstore"
 	"github.com/ateaidp/atea/metadata"
 	"github.com/ateaidp/atea/templates"
@@ -109,6 +110,12 @@ func (c *testClock) Advance(d time.Duration) {
 
 func newTestIdP(t testing.TB, update func(*idp.Config)) *testIdP {
 	t.Helper()
+	return newTestIdPWith(t, update, nil)
+}
+
+// newTestIdPWith is newTestIdP with the store wrapped (for counting or failing calls).
+func newTestIdPWith(t testing.TB, update func(*idp.Config), wrap func(store.Store) store.Store) *testIdP {
+	t.Helper()
 	dir := t.TempDir()
 	// The IdP runs on real time: crewjam's SP validates against its own time.Now. Tests
 	// that need another time move it with cfg.Now.
@@ -148,6 +155,10 @@ func newTestIdP(t testing.TB, update func(*idp.Config)) *testIdP {
 		t.Fatal(err)
 	}
 	st := memstore.New(time.Now)
+	var wrapped store.Store = st
+	if wrap != nil {
+		wrapped = wrap(st)
+	}
 	cfg := idp.Config{
 		EntityID:            base + "/saml/metadata",
 		BaseURL:             base,
@@ -173,7 +184,7 @@ func newTestIdP(t testing.TB, update func(*idp.Config)) *testIdP {
 		update(&cfg)
 	}
 	srv, err := idp.New(cfg, idp.Deps{
-		Store: st, Directory: d, SPs: src, Signer: signer, Cert: cert,
+		Store: wrapped, Directory: d, SPs: src, Signer: signer, Cert: cert,
 		Secrets: keys.DeriveSecrets([]byte("0123456789abcdef0123456789abcdef")), Templates: tmpl,
 		Logger: logger,
 	})

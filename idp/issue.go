@@ -88,10 +88,19 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, p *store.PendingR
 		s.fail(w, r, p, statusErr(samlxml.StatusRequester, samlxml.StatusInvalidNameIDPol, "", err))
 		return
 	}
+	// A repeated SSO to an SP in the same session reuses its entry: the same SessionIndex, and
+	// for transient NameIDs the same value (saml-core-2.0-os §8.3.8: a transient identifier
+	// is opaque and short-lived; one per session and SP is what logout needs), so nothing
+	// has to be written and an SSO with a session costs the store two round trips (replay
+	// check, session read).
+	prev := participation(sess.SPs, sp.EntityID)
 	var nameID string
 	switch format {
 	case nameIDTransient:
 		nameID = samlxml.NewID()
+		if prev >= 0 && sess.SPs[prev].NameIDFormat == nameIDTransient {
+			nameID = sess.SPs[prev].NameID
+		}
 	case nameIDEmail:
 		if user.Email == "" {
 			s.fail(w, r, p, statusErr(samlxml.StatusRequester, samlxml.StatusInvalidNameIDPol, "no e-mail address", errNameIDFormat))
@@ -125,22 +134,24 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, p *store.PendingR
 	// Record the SP before the assertion leaves, so logout can always reach it. One entry per
 	// SP: a repeated SSO to the same SP updates it (the NameID it knows now) and keeps its
 	// SessionIndex, so the session record stays bounded by the number of SPs, not of SSOs.
-	if i := participation(sess.SPs, sp.EntityID); i >= 0 {
-		a.SessionIndex = sess.SPs[i].SessionIndex
+	if prev >= 0 {
+		a.SessionIndex = sess.SPs[prev].SessionIndex
 	}
 	entry := store.SPParticipation{
 		EntityID: sp.EntityID, NameID: nameID, NameIDFormat: format, SessionIndex: a.SessionIndex, At: now,
 	}
-	if _, err := s.deps.Store.UpdateSession(ctx, sess.ID, func(cur store.Session) (store.Session, error) {
-		if i := participation(cur.SPs, sp.EntityID); i >= 0 {
-			cur.SPs[i] = entry
-		} else {
-			cur.SPs = append(cur.SPs, entry)
+	if prev < 0 || sess.SPs[prev].NameID != nameID || sess.SPs[prev].NameIDFormat != format {
+		if _, err := s.deps.Store.UpdateSession(ctx, sess.ID, func(cur store.Session) (store.Session, error) {
+			if i := participation(cur.SPs, sp.EntityID); i >= 0 {
+				cur.SPs[i] = entry
+			} else {
+				cur.SPs = append(cur.SPs, entry)
+			}
+			return cur, nil
+		}); err != nil {
+			s.renderError(w, r, fmt.Errorf("%w: record SP: %w", errUnavailable, err))
+			return
 		}
-		return cur, nil
-	}); err != nil {
-		s.renderError(w, r, fmt.Errorf("%w: record SP: %w", errUnavailable, err))
-		return
 	}
 	opts, err := s.responseOptions(sp.EncryptionCerts, set)
 	if err != nil {

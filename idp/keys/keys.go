@@ -211,6 +211,10 @@ type Secrets struct {
 	Pairwise []byte
 	Store    []byte
 	Browser  []byte
+	// RedisKeys derives Redis key names from IDs; RedisRecords encrypts the records stored
+	// there (AES-256-GCM), so a dump of Redis reveals nothing usable (SECURITY.md §4.15).
+	RedisKeys    []byte
+	RedisRecords []byte
 }
 
 // LoadOrCreateSecrets reads the 32-byte hex secret at path (creating it with mode 0600 on first
@@ -246,5 +250,6 @@ func DeriveSecrets(master []byte) *Secrets {
 		m.Write([]byte("atea/v1/" + label))
 		return m.Sum(nil)
 	}
-	return &Secrets{CSRF: d("csrf"), Pairwise: d("pairwise"), Store: d("store"), Browser: d("browser")}
+	return &Secrets{CSRF: d("csrf"), Pairwise: d("pairwise"), Store: d("store"), Browser: d("browser"),
+		RedisKeys: d("redis-keys"), RedisRecords: d("redis-records")}
 }
