@@ -200,6 +200,9 @@ type Directory struct {
 	Argon2 Argon2 `mapstructure:"argon2"`
 	// MaxFailures is the number of consecutive wrong passwords that blocks an account.
 	MaxFailures int `mapstructure:"maxFailures"`
+	// FailureWindow is how long failed passwords are remembered in the shared session store
+	// (what several instances count together); the directory's own count lasts until unlock.
+	FailureWindow time.Duration `mapstructure:"failureWindow"`
 	// MaxConcurrentHashes bounds the argon2id computations running at once (memory bound).
 	MaxConcurrentHashes int `mapstructure:"maxConcurrentHashes"`
 }
@@ -275,12 +278,13 @@ func Default() *Config {
 			Addrs: []string{"127.0.0.1:6379"}, KeyPrefix: "atea:",
 			DialTimeout: 2 * time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second, OpTimeout: 500 * time.Millisecond,
 		}},
-		Demo:       Demo{Enabled: true},
-		Log:        Log{Level: "info", Format: "text"},
+		Demo: Demo{Enabled: true},
+		Log:  Log{Level: "info", Format: "text"},
 		Directory: Directory{
 			// OWASP Password Storage Cheat Sheet, argon2id minimum: m=19456 KiB, t=2, p=1.
 			Argon2:              Argon2{MemoryKiB: 19456, Time: 2, Threads: 1},
 			MaxFailures:         5,
+			FailureWindow:       24 * time.Hour,
 			MaxConcurrentHashes: 16,
 		},
 	}

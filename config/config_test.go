@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -68,7 +69,7 @@ func TestDefaultValues(t *testing.T) {
 	if c.SAML.MaxRelayState != 80 {
 		t.Errorf("Default().SAML.MaxRelayState = %d, want 80", c.SAML.MaxRelayState)
 	}
-	if got, want := c.Directory, (Directory{Argon2: Argon2{MemoryKiB: 19456, Time: 2, Threads: 1}, MaxFailures: 5, MaxConcurrentHashes: 16}); got != want {
+	if got, want := c.Directory, (Directory{Argon2: Argon2{MemoryKiB: 19456, Time: 2, Threads: 1}, MaxFailures: 5, FailureWindow: 24 * time.Hour, MaxConcurrentHashes: 16}); got != want {
 		t.Errorf("Default().Directory = %+v, want %+v", got, want)
 	}
 }

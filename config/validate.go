@@ -275,6 +275,9 @@ func (c *Config) validateKeys(v *validator) {
 }
 
 func (c *Config) validateDirectory(v *validator) {
+	if w := c.Directory.FailureWindow; w < time.Minute || w > 90*24*time.Hour {
+		v.add("directory.failureWindow", fmt.Sprintf("want 1m to 2160h (90 days), got %s", w))
+	}
 	a := c.Directory.Argon2
 	const owasp = "OWASP's argon2id minimum is m=19456 KiB, t=2, p=1"
 	switch {

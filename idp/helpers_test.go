@@ -173,6 +173,7 @@ func newTestIdPWith(t testing.TB, update func(*idp.Config), wrap func(store.Stor
 		MaxRequestAge:       5 * time.Minute,
 		MaxRelayState:       80,
 		DefaultNameIDFormat: "transient",
+		MaxPasswordFailures: 5,
 		Sign:                "both",
 		DefaultLevel:        authn.LevelLow,
 		ClassMapping: map[string]authn.Level{

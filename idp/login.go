@@ -1,6 +1,7 @@
 package idp
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -103,7 +104,20 @@ func (s *Server) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, &f, "login.error.busy", nil, username)
 		return
 	}
+	// Failed passwords are also counted in the shared store, so that instances behind one
+	// load balancer block an account together (each directory counts only what it saw).
+	acctKey := s.storeKey("pwfail", id)
+	failures, err := s.deps.Store.Count(ctx, acctKey)
+	if err != nil {
+		s.renderError(w, r, fmt.Errorf("%w: %w", errUnavailable, err))
+		return
+	}
 	user, err := s.deps.Directory.Authenticate(ctx, id, password)
+	if err == nil && s.cfg.MaxPasswordFailures > 0 && failures >= int64(s.cfg.MaxPasswordFailures) {
+		// Blocked by failures seen elsewhere. The hash was computed all the same, so the
+		// answer takes as long as any other.
+		err = directory.ErrLocked
+	}
 	if err != nil {
 		if !errors.Is(err, directory.ErrInvalidCredentials) && !errors.Is(err, directory.ErrLocked) {
 			s.renderError(w, r, fmt.Errorf("%w: directory: %w", errUnavailable, err))
@@ -112,6 +126,12 @@ func (s *Server) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.deps.Store.Incr(ctx, ipKey, ipFailureWindow); err != nil {
 			s.renderError(w, r, fmt.Errorf("%w: %w", errUnavailable, err))
 			return
+		}
+		if errors.Is(err, directory.ErrInvalidCredentials) {
+			if _, err := s.deps.Store.Incr(ctx, acctKey, s.cfg.FailureWindow); err != nil {
+				s.renderError(w, r, fmt.Errorf("%w: %w", errUnavailable, err))
+				return
+			}
 		}
 		reason := "invalid"
 		if errors.Is(err, directory.ErrLocked) {
@@ -122,6 +142,13 @@ func (s *Server) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 		// must not tell an attacker which IDs exist (SECURITY.md §4.7).
 		s.renderLogin(w, r, &f, "login.error.invalid", nil, username)
 		return
+	}
+	if failures > 0 {
+		// Failures count while consecutive: a success starts again from zero.
+		if err := s.deps.Store.ResetCounter(ctx, acctKey); err != nil {
+			s.renderError(w, r, fmt.Errorf("%w: %w", errUnavailable, err))
+			return
+		}
 	}
 	level := authn.LevelLow
 	sess, err := s.startSession(w, r, user.ID, level.String(), "password")
@@ -196,4 +223,17 @@ func (s *Server) displayName(entityID, lang string) string {
 		return entityID
 	}
 	return spName(sp, lang)
+}
+
+// ClearFailures forgets the failed passwords counted for a DNI/NIE in the shared store: the
+// part of `atea user unlock` that lives outside the directory.
+func (s *Server) ClearFailures(ctx context.Context, dniNumber string) error {
+	id, err := dni.Parse(dniNumber)
+	if err != nil {
+		return fmt.Errorf("idp: clear failures: %w", err)
+	}
+	if err := s.deps.Store.ResetCounter(ctx, s.storeKey("pwfail", id)); err != nil {
+		return fmt.Errorf("idp: clear failures: %w", err)
+	}
+	return nil
 }

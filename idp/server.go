@@ -39,6 +39,11 @@ type Config struct {
 	ClockSkew         time.Duration
 	MaxRequestAge     time.Duration
 
+	// MaxPasswordFailures blocks an account once this many failed passwords are counted in
+	// the shared store within FailureWindow (0: only the directory's own lockout applies).
+	MaxPasswordFailures int
+	FailureWindow       time.Duration
+
 	RequireSignedRequests bool
 	MaxRelayState         int
 	DefaultNameIDFormat   string // transient | persistent | unspecified | email
@@ -136,6 +141,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.FailureWindow <= 0 {
+		cfg.FailureWindow = 24 * time.Hour
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ateaidp/atea/idp"
 	"github.com/ateaidp/atea/idp/samlxml"
+	"github.com/ateaidp/atea/idp/store"
 )
 
 const (
@@ -226,6 +227,14 @@ func TestWrongPasswordAndLockout(t *testing.T) {
 	if err := ti.dir.Unlock(t.Context(), citizenDNI); err != nil {
 		t.Fatal(err)
 	}
+	// Still blocked: the failures are also counted in the shared store.
+	p, _ = ti.send(b, sp, request{binding: "redirect"})
+	if b.login(p, citizenDNI, citizenPassword).samlResponse(t) != nil {
+		t.Fatal("signed in while the shared failure count still blocks the account")
+	}
+	if err := ti.srv.ClearFailures(t.Context(), citizenDNI); err != nil {
+		t.Fatal(err)
+	}
 	p, id := ti.send(b, sp, request{binding: "redirect"})
 	sp.accept(t, b.login(p, citizenDNI, citizenPassword).samlResponse(t), id)
 }
@@ -383,4 +392,38 @@ func TestGarbage(t *testing.T) {
 	if p.status < 400 || p.status >= 500 {
 		t.Errorf("POST oversize: HTTP %d", p.status)
 	}
+}
+
+// TestLockoutSharedBetweenInstances: two IdPs on one store (two instances behind a load
+// balancer, each with its own directory) block an account together.
+func TestLockoutSharedBetweenInstances(t *testing.T) {
+	t.Parallel()
+	a := newTestIdP(t, func(c *idp.Config) { c.MaxPasswordFailures = 5 })
+	b := newTestIdPWith(t, func(c *idp.Config) { c.MaxPasswordFailures = 5 }, func(store.Store) store.Store { return a.store })
+	spA, spB := a.newSP("sp-one", false, nil), b.newSP("sp-one", false, nil)
+	br := newBrowser(t)
+	fail := func(ti *testIdP, sp *testSP, n int) {
+		p, _ := ti.send(br, sp, request{binding: "redirect"})
+		for i := 0; i < n; i++ {
+			p = br.login(p, citizenDNI, "wrong password")
+		}
+	}
+	fail(a, spA, 3)
+	fail(b, spB, 2)
+	for name, inst := range map[string]struct {
+		ti *testIdP
+		sp *testSP
+	}{"a": {a, spA}, "b": {b, spB}} {
+		bw := newBrowser(t)
+		p, _ := inst.ti.send(bw, inst.sp, request{binding: "redirect"})
+		if bw.login(p, citizenDNI, citizenPassword).samlResponse(t) != nil {
+			t.Errorf("instance %s signed in after 5 failures spread over two instances", name)
+		}
+	}
+	if err := a.srv.ClearFailures(t.Context(), citizenDNI); err != nil {
+		t.Fatal(err)
+	}
+	bb := newBrowser(t)
+	p, id := b.send(bb, spB, request{binding: "redirect"})
+	spB.accept(t, bb.login(p, citizenDNI, citizenPassword).samlResponse(t), id)
 }

@@ -56,6 +56,8 @@ func idpConfig(c *config.Config) (idp.Config, error) {
 		NotBeforeSkew:         c.SAML.NotBeforeSkew,
 		ClockSkew:             c.SAML.ClockSkew,
 		MaxRequestAge:         c.SAML.MaxRequestAge,
+		MaxPasswordFailures:   c.Directory.MaxFailures,
+		FailureWindow:         c.Directory.FailureWindow,
 		RequireSignedRequests: c.SAML.RequireSignedRequests,
 		MaxRelayState:         c.SAML.MaxRelayState,
 		DefaultNameIDFormat:   c.SAML.DefaultNameIDFormat,

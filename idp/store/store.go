@@ -187,6 +187,11 @@ type Counters interface {
 
 	// Count returns the counter's current value: 0 if it is missing or its window has passed.
 	Count(ctx context.Context, key string) (int64, error)
+
+	// ResetCounter drops the counter key, so the next Incr starts a new window from one (a
+	// success ends a run of failures; an administrator lifts a lockout). A missing counter is
+	// a no-op returning nil; key must be non-empty (ErrInvalid otherwise).
+	ResetCounter(ctx context.Context, key string) error
 }
 
 // Store is everything the IdP keeps between requests. Every method takes ctx first and,

@@ -343,6 +343,17 @@ func (st *Store) Count(ctx context.Context, key string) (int64, error) {
 	return n, err
 }
 
+// ResetCounter implements [store.Counters].
+func (st *Store) ResetCounter(ctx context.Context, key string) error {
+	return st.tx(ctx, "reset counter", func(time.Time) error {
+		if key == "" {
+			return store.ErrInvalid
+		}
+		delete(st.counters, key)
+		return nil
+	})
+}
+
 // Ping implements [store.Store]: nil unless the store is closed or ctx is done.
 func (st *Store) Ping(ctx context.Context) error {
 	return st.tx(ctx, "ping", func(time.Time) error { return nil })

@@ -65,6 +65,10 @@ func calls() []call {
 			},
 		},
 		call{
+			name: "ResetCounter",
+			do:   func(ctx context.Context, e *env) error { return e.st.ResetCounter(ctx, "c") },
+		},
+		call{
 			name: "Ping",
 			do:   func(ctx context.Context, e *env) error { return e.st.Ping(ctx) },
 		},

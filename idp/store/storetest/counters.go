@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -14,6 +15,29 @@ const incrsPerWriter = 8
 
 func counterCases() []testCase {
 	return []testCase{
+		{
+			name:        "reset",
+			explanation: "ResetCounter drops a counter (the next Incr counts from one), is a no-op for a missing key and refuses an empty key",
+			run: func(e *env) {
+				for range 3 {
+					_, err := e.st.Incr(e.ctx(), "r", long)
+					e.must("Incr", err)
+				}
+				e.must("ResetCounter", e.st.ResetCounter(e.ctx(), "r"))
+				if n, err := e.st.Count(e.ctx(), "r"); err != nil || n != 0 {
+					e.errorf("Count after ResetCounter = %d, %v; want 0, nil", n, err)
+				}
+				if n, err := e.st.Incr(e.ctx(), "r", long); err != nil || n != 1 {
+					e.errorf("Incr after ResetCounter = %d, %v; want 1, nil", n, err)
+				}
+				if err := e.st.ResetCounter(e.ctx(), "never-counted"); err != nil {
+					e.errorf("ResetCounter of a missing key = %v, want nil", err)
+				}
+				if err := e.st.ResetCounter(e.ctx(), ""); !errors.Is(err, store.ErrInvalid) {
+					e.errorf("ResetCounter(\"\") = %v, want ErrInvalid", err)
+				}
+			},
+		},
 		{
 			name:        "concurrent",
 			explanation: fmt.Sprintf("concurrent Incr calls are atomic: %d goroutines × %d Incr sum exactly and every call sees a distinct count", writers, incrsPerWriter),
