@@ -77,8 +77,13 @@ func (l localUsers) list(ctx context.Context) ([]userRecord, error) {
 
 func (l localUsers) unlock(ctx context.Context, id string) error { return l.d.Unlock(ctx, id) }
 
+// failureClearer forgets the failed passwords counted in the shared store (idp.Server).
+type failureClearer interface {
+	ClearFailures(ctx context.Context, dniNumber string) error
+}
+
 // adminHandler serves the admin API over the socket.
-func adminHandler(d *directory.Directory, log *slog.Logger) http.Handler {
+func adminHandler(d *directory.Directory, fc failureClearer, log *slog.Logger) http.Handler {
 	m := http.NewServeMux()
 	lu := localUsers{d}
 	writeErr := func(w http.ResponseWriter, err error) {
@@ -132,6 +137,11 @@ func adminHandler(d *directory.Directory, log *slog.Logger) http.Handler {
 	})
 	m.HandleFunc("POST /users/{id}/unlock", func(w http.ResponseWriter, r *http.Request) {
 		if err := lu.unlock(r.Context(), r.PathValue("id")); err != nil {
+			writeErr(w, err)
+			return
+		}
+		// The failures other instances counted live in the shared store: clear them too.
+		if err := fc.ClearFailures(r.Context(), r.PathValue("id")); err != nil {
 			writeErr(w, err)
 			return
 		}

@@ -42,6 +42,12 @@ func startServe(t *testing.T, extraArgs ...string) (string, string, *syncBuffer)
 	}
 	addr := l.Addr().String()
 	_ = l.Close()
+	return startServeAddr(t, addr, extraArgs...)
+}
+
+// startServeAddr is startServe on a chosen loopback address.
+func startServeAddr(t *testing.T, addr string, extraArgs ...string) (string, string, *syncBuffer) {
+	t.Helper()
 	data := filepath.Join(t.TempDir(), "atea-data")
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}

@@ -22,7 +22,6 @@ import (
 	"github.com/ateaidp/atea/idp/directory"
 	"github.com/ateaidp/atea/idp/keys"
 	"github.com/ateaidp/atea/idp/samlxml"
-	"github.com/ateaidp/atea/idp/store/memstore"
 	"github.com/ateaidp/atea/metadata"
 	"github.com/ateaidp/atea/templates"
 )
@@ -120,7 +119,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	dir, err := openDirectory(cfg, logger)
+	dir, err := openDirectory(cfg, secrets, logger)
 	if err != nil {
 		return err
 	}
@@ -129,9 +128,14 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	st := memstore.New(time.Now)
+	st, background, err := openStore(ctx, cfg, secrets, logger)
+	if err != nil {
+		return err
+	}
 	defer st.Close()
-	go gcLoop(ctx, st)
+	if background != nil {
+		go background(ctx)
+	}
 
 	sps := metadata.NewDirSource(metadata.DirOptions{Dir: cfg.SPMetadataDir(), Interval: cfg.SPMetadata.PollInterval, Logger: logger})
 	tmpl, err := templates.Load(templates.FS())
@@ -181,7 +185,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	adminSrv := &http.Server{Handler: adminHandler(dir, logger), ReadHeaderTimeout: 5 * time.Second}
+	adminSrv := &http.Server{Handler: adminHandler(dir, srv, logger), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = adminSrv.Serve(admin) }()
 	defer func() {
 		_ = adminSrv.Close()
@@ -228,7 +232,13 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func openDirectory(cfg *config.Config, logger *slog.Logger) (*directory.Directory, error) {
+// openDirectory opens the user directory; with secrets, new citizens get IDs derived from
+// their number with the installation secret (the same on every instance that shares it).
+func openDirectory(cfg *config.Config, secrets *keys.Secrets, logger *slog.Logger) (*directory.Directory, error) {
+	var idKey []byte
+	if secrets != nil {
+		idKey = secrets.UserIDs
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -241,24 +251,12 @@ func openDirectory(cfg *config.Config, logger *slog.Logger) (*directory.Director
 		MaxFailures:   cfg.Directory.MaxFailures,
 		MaxConcurrent: cfg.Directory.MaxConcurrentHashes,
 		Audit:         logger.With("log", "audit"),
+		IDKey:         idKey,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("user directory %s: %w", cfg.DirectoryPath(), err)
 	}
 	return d, nil
-}
-
-func gcLoop(ctx context.Context, st *memstore.Store) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			st.GC(now)
-		}
-	}
 }
 
 // mountDemo creates the two demo SPs, writes their metadata into the SP-metadata directory

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ateaidp/atea/config"
 	"github.com/ateaidp/atea/idp/directory"
+	"github.com/ateaidp/atea/idp/keys"
 )
 
 // The demo citizen is created on the first start of an empty directory. Its password is kept
@@ -109,7 +110,11 @@ func withUsers(ctx context.Context, cf commonFlags, fn func(users) error) error 
 	if ru, err := dialAdmin(cfg.AdminSocket()); err == nil {
 		return fn(ru)
 	}
-	d, err := openDirectory(cfg, nil)
+	secrets, err := keys.LoadOrCreateSecrets(cfg.SecretFile())
+	if err != nil {
+		return err
+	}
+	d, err := openDirectory(cfg, secrets, nil)
 	if err != nil {
 		if errors.Is(err, directory.ErrBusy) {
 			return fmt.Errorf("%w; is atea serve running without its admin socket %s?", err, cfg.AdminSocket())

@@ -2,7 +2,9 @@ package directory
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -101,6 +103,11 @@ type Options struct {
 	Audit *slog.Logger
 	// Now is the clock (nil → time.Now).
 	Now func() time.Time
+	// IDKey, when set (≥ 32 bytes), makes a new user's internal ID a keyed hash of the DNI/NIE
+	// instead of random bits: instances that share the key give the same citizen the same ID
+	// (sessions in a shared store name users by ID; pairwise NameIDs derive from it), while the
+	// ID still reveals nothing about the number. The ID is fixed at creation either way.
+	IDKey []byte
 }
 
 // Directory is an open user directory. Its methods may be called concurrently.
@@ -112,6 +119,7 @@ type Directory struct {
 	audit       *slog.Logger
 	now         func() time.Time
 	common      map[string]struct{}
+	idKey       []byte
 	// kdf is argon2.IDKey; internal tests replace it to count or block computations.
 	kdf func(password, salt []byte, p Params, keyLen uint32) []byte
 }
@@ -180,6 +188,10 @@ func newDirectory(opts Options) (*Directory, error) {
 		now:         opts.Now,
 		common:      commonPasswords(),
 		kdf:         idKey,
+		idKey:       opts.IDKey,
+	}
+	if opts.IDKey != nil && len(opts.IDKey) < 32 {
+		return nil, errors.New("directory: IDKey must hold at least 32 bytes")
 	}
 	if d.maxFailures == 0 {
 		d.maxFailures = defaultMaxFailures
@@ -279,7 +291,12 @@ func parseKey(dniOrNIE string) (string, error) {
 // newID returns "u" and 32 hex digits (128 random bits). The letter first keeps it a valid
 // xs:NCName wherever it ends up in SAML (dex storage.go: "Avoid the identifier to begin with
 // number").
-func newID() string {
+func (d *Directory) newID(dniNumber string) string {
+	if d.idKey != nil {
+		m := hmac.New(sha256.New, d.idKey)
+		m.Write([]byte("atea/directory/user-id\x00" + dniNumber))
+		return "u" + hex.EncodeToString(m.Sum(nil)[:16])
+	}
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+: it aborts the program instead)
 	return "u" + hex.EncodeToString(b[:])
@@ -322,7 +339,7 @@ func (d *Directory) Add(ctx context.Context, u User, password string) (User, err
 	}
 	now := d.timestamp()
 	r := record{
-		ID: newID(), DNI: u.DNI, GivenName: u.GivenName, FamilyName: u.FamilyName, BirthDate: u.BirthDate,
+		ID: d.newID(u.DNI), DNI: u.DNI, GivenName: u.GivenName, FamilyName: u.FamilyName, BirthDate: u.BirthDate,
 		Email: u.Email, Phone: u.Phone, Credential: u.Credential, Status: StatusActive,
 		PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
 	}

@@ -694,3 +694,39 @@ func TestUserLogValue(t *testing.T) {
 		t.Errorf("logged user = %q, want only the masked DNI and ID", s)
 	}
 }
+
+// TestIDKey: with a shared IDKey two directories (two instances) give a citizen the same
+// internal ID, which is neither the number nor the same for another number; without one, IDs
+// are random.
+func TestIDKey(t *testing.T) {
+	t.Parallel()
+	key := bytes.Repeat([]byte{7}, 32)
+	open := func(k []byte) *directory.Directory {
+		d, err := directory.Open(filepath.Join(t.TempDir(), "d.db"), directory.Options{Params: directory.Params{MemoryKiB: 64, Time: 1, Threads: 1}, IDKey: k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = d.Close() })
+		return d
+	}
+	add := func(d *directory.Directory, id string) string {
+		u, err := d.Add(t.Context(), directory.User{DNI: id, GivenName: "A", FamilyName: "B", BirthDate: "1990-01-01"}, "a good password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.ID
+	}
+	a, b, r1, r2 := open(key), open(key), open(nil), open(nil)
+	if ida, idb := add(a, "48151623L"), add(b, "48151623L"); ida != idb || strings.Contains(ida, "48151623") {
+		t.Errorf("IDs with a shared key = %q, %q; want equal and not the number", ida, idb)
+	}
+	if add(a, "X1234567L") == add(b, "12345678Z") {
+		t.Error("two numbers got the same ID")
+	}
+	if add(r1, "48151623L") == add(r2, "48151623L") {
+		t.Error("without IDKey two directories gave the same ID: want random IDs")
+	}
+	if _, err := directory.Open(filepath.Join(t.TempDir(), "d.db"), directory.Options{IDKey: []byte("short")}); err == nil {
+		t.Error("Open accepted a short IDKey")
+	}
+}

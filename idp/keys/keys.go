@@ -215,6 +215,9 @@ type Secrets struct {
 	// there (AES-256-GCM), so a dump of Redis reveals nothing usable (SECURITY.md §4.15).
 	RedisKeys    []byte
 	RedisRecords []byte
+	// UserIDs derives citizens' internal IDs from their DNI/NIE, so instances that share the
+	// secret agree on them.
+	UserIDs []byte
 }
 
 // LoadOrCreateSecrets reads the 32-byte hex secret at path (creating it with mode 0600 on first
@@ -251,5 +254,5 @@ func DeriveSecrets(master []byte) *Secrets {
 		return m.Sum(nil)
 	}
 	return &Secrets{CSRF: d("csrf"), Pairwise: d("pairwise"), Store: d("store"), Browser: d("browser"),
-		RedisKeys: d("redis-keys"), RedisRecords: d("redis-records")}
+		RedisKeys: d("redis-keys"), RedisRecords: d("redis-records"), UserIDs: d("user-ids")}
 }

@@ -1,0 +1,58 @@
+package idp_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/ateaidp/atea/idp/store"
+	"github.com/ateaidp/atea/idp/store/redisstore"
+	"github.com/ateaidp/atea/idp/store/redisstore/redistest"
+)
+
+// BenchmarkSSOStores runs SP-initiated SSO with an existing session (Redirect binding, both
+// signatures) on the memory store and on a private redis-server in the same run, and
+// reports what Redis costs: redis-vs-memory is the ratio of time per SSO (the issue's
+// target: ≤ 1.10, Redis costing at most 10 % of throughput).
+func BenchmarkSSOStores(b *testing.B) {
+	rs := redistest.Start(b)
+	run := func(b *testing.B, wrap func(store.Store) store.Store) time.Duration {
+		ti := newTestIdPWith(b, nil, wrap)
+		sp := ti.newSP("sp-one", false, nil)
+		cookies := signIn(b, ti, sp)
+		reqs := make([]*http.Request, b.N)
+		for i := range reqs {
+			reqs[i] = redirectRequest(b, ti, sp, cookies)
+		}
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			w := httptest.NewRecorder()
+			ti.srv.ServeHTTP(w, reqs[i])
+			if w.Code != http.StatusOK || !bytes.Contains(w.Body.Bytes(), []byte(`name="SAMLResponse"`)) {
+				b.Fatalf("SSO %d: HTTP %d", i, w.Code)
+			}
+		}
+		return time.Since(start) / time.Duration(b.N)
+	}
+	newRedis := func(store.Store) store.Store {
+		secret := make([]byte, 32)
+		record := make([]byte, 32)
+		_, _ = rand.Read(secret)
+		_, _ = rand.Read(record)
+		st, err := redisstore.New(redisstore.Options{Client: rs.Client(b), Prefix: "bench:" + time.Now().Format("150405.000000") + ":", KeySecret: secret, RecordKey: record})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st
+	}
+	b.Run("memory-then-redis", func(b *testing.B) {
+		mem := run(b, nil)
+		red := run(b, newRedis)
+		b.ReportMetric(float64(mem.Microseconds()), "µs/sso-memory")
+		b.ReportMetric(float64(red.Microseconds()), "µs/sso-redis")
+		b.ReportMetric(float64(red)/float64(mem), "redis-vs-memory")
+	})
+}
