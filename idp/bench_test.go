@@ -68,7 +68,7 @@ func rawSign(b *testing.B, n int) time.Duration {
 	return time.Since(t0) / time.Duration(n)
 }
 
-func signIn(b *testing.B, ti *testIdP, sp *testSP) []*http.Cookie {
+func signIn(b testing.TB, ti *testIdP, sp *testSP) []*http.Cookie {
 	b.Helper()
 	jar := newBrowser(b)
 	p, _ := ti.send(jar, sp, request{binding: "redirect"})
@@ -80,7 +80,7 @@ func signIn(b *testing.B, ti *testIdP, sp *testSP) []*http.Cookie {
 	return jar.c.Jar.Cookies(u)
 }
 
-func redirectRequest(b *testing.B, ti *testIdP, sp *testSP, cookies []*http.Cookie) *http.Request {
+func redirectRequest(b testing.TB, ti *testIdP, sp *testSP, cookies []*http.Cookie) *http.Request {
 	req, err := sp.sp.MakeAuthenticationRequest(ti.url+"/saml/sso", saml.HTTPRedirectBinding, saml.HTTPPostBinding)
 	if err != nil {
 		b.Fatal(err)

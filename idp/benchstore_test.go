@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,9 +16,9 @@ import (
 )
 
 // BenchmarkSSOStores runs SP-initiated SSO with an existing session (Redirect binding, both
-// signatures) on the memory store and on a private redis-server in the same run, and
-// reports what Redis costs: redis-vs-memory is the ratio of time per SSO (the issue's
-// target: ≤ 1.10, Redis costing at most 10 % of throughput).
+// signatures, 8 in flight) on the memory store and on a private redis-server in the same
+// run, and reports what Redis costs in throughput: redis-vs-memory is the ratio of wall time
+// per SSO (the issue's target: ≤ 1.10, Redis costing at most 10 % of throughput).
 func BenchmarkSSOStores(b *testing.B) {
 	rs := redistest.Start(b)
 	run := func(b *testing.B, wrap func(store.Store) store.Store) time.Duration {
@@ -27,14 +29,28 @@ func BenchmarkSSOStores(b *testing.B) {
 		for i := range reqs {
 			reqs[i] = redirectRequest(b, ti, sp, cookies)
 		}
+		// Throughput, as a server sees it: several SSOs in flight, so one's Redis round trips
+		// overlap with another's signatures (on 2 cores, 8 in flight keep both busy).
+		var next atomic.Int64
+		var wg sync.WaitGroup
 		start := time.Now()
-		for i := 0; i < b.N; i++ {
-			w := httptest.NewRecorder()
-			ti.srv.ServeHTTP(w, reqs[i])
-			if w.Code != http.StatusOK || !bytes.Contains(w.Body.Bytes(), []byte(`name="SAMLResponse"`)) {
-				b.Fatalf("SSO %d: HTTP %d", i, w.Code)
-			}
+		for range 8 {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= len(reqs) {
+						return
+					}
+					w := httptest.NewRecorder()
+					ti.srv.ServeHTTP(w, reqs[i])
+					if w.Code != http.StatusOK || !bytes.Contains(w.Body.Bytes(), []byte(`name="SAMLResponse"`)) {
+						b.Errorf("SSO %d: HTTP %d", i, w.Code)
+						return
+					}
+				}
+			})
 		}
+		wg.Wait()
 		return time.Since(start) / time.Duration(b.N)
 	}
 	newRedis := func(store.Store) store.Store {
