@@ -384,6 +384,9 @@ func (c *Config) validateRedis(v *validator) {
 	if r.DB < 0 || r.DB > 15 {
 		v.add("store.redis.db", fmt.Sprintf("want 0–15, got %d", r.DB))
 	}
+	if r.KeyPrefix == "" {
+		v.add("store.redis.keyPrefix", `must not be empty (e.g. "atea:"): it keeps Atea's keys apart from anything else in Redis`)
+	}
 	if strings.ContainsAny(r.KeyPrefix, " \t\r\n{}") {
 		v.add("store.redis.keyPrefix", "no whitespace or braces (braces are hash tags)")
 	}

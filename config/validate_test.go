@@ -144,6 +144,7 @@ func TestValidate(t *testing.T) {
 		{"redis bad addr", func(c *Config) { c.Store.Type = "redis"; c.Store.Redis.Addrs = []string{"localhost"} }, "store.redis.addrs", "host:port"},
 		{"redis cluster db", func(c *Config) { c.Store.Type = "redis"; c.Store.Redis.Cluster = true; c.Store.Redis.DB = 2 }, "store.redis.db", "only database 0"},
 		{"redis cluster sentinel", func(c *Config) { c.Store.Type = "redis"; c.Store.Redis.Cluster = true; c.Store.Redis.MasterName = "m" }, "store.redis.cluster", "exclude"},
+		{"redis empty prefix", func(c *Config) { c.Store.Type = "redis"; c.Store.Redis.KeyPrefix = "" }, "store.redis.keyPrefix", "must not be empty"},
 		{"redis op timeout", func(c *Config) { c.Store.Type = "redis"; c.Store.Redis.OpTimeout = 0 }, "store.redis.opTimeout", "10ms"},
 		{"redis half client cert", func(c *Config) {
 			c.Store.Type = "redis"
