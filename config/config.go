@@ -30,7 +30,71 @@ type Config struct {
 	Demo             Demo       `mapstructure:"demo"`
 	Log              Log        `mapstructure:"log"`
 	Directory        Directory  `mapstructure:"directory"`
+	Factors          Factors    `mapstructure:"secondFactors"`
 }
+
+// Factors configures the second factors of B@kQ (level substantial): the coordinate card and
+// the SMS code, and how messages are sent.
+type Factors struct {
+	// Order is the preference: a citizen gets the first enabled factor they have.
+	Order []string `mapstructure:"order"`
+	// Level is the level password + second factor reaches: substantial (the eIDAS notified
+	// rating of B@kQ) or low, if policy says so.
+	Level     string    `mapstructure:"level"`
+	CoordCard CoordCard `mapstructure:"coordCard"`
+	SMS       SMS       `mapstructure:"sms"`
+	Sender    Sender    `mapstructure:"sender"`
+}
+
+// CoordCard configures the coordinate card.
+type CoordCard struct {
+	// Enabled offers the card to citizens who hold one.
+	Enabled bool `mapstructure:"enabled"`
+	// Digits is the number of digits per cell (2–6).
+	Digits int `mapstructure:"digits"`
+	// Ask is how many distinct cells a challenge asks (1–4).
+	Ask int `mapstructure:"ask"`
+	// MaxFailures blocks the card after this many consecutive wrong answers.
+	MaxFailures int `mapstructure:"maxFailures"`
+}
+
+// SMS configures the SMS code (seed 001: the screen shows the first digits, the citizen types
+// the rest).
+type SMS struct {
+	// Enabled offers the SMS code to B@kQ holders with a mobile number.
+	Enabled bool `mapstructure:"enabled"`
+	// Digits is the length of the code; Shown how many of its first digits the page shows.
+	Digits int `mapstructure:"digits"`
+	Shown  int `mapstructure:"shown"`
+	// TTL is how long a code is valid; Cooldown how long before "I did not receive the code"
+	// sends another.
+	TTL      time.Duration `mapstructure:"ttl"`
+	Cooldown time.Duration `mapstructure:"cooldown"`
+	// MaxAttempts per code; MaxSends per sign-in flow.
+	MaxAttempts int `mapstructure:"maxAttempts"`
+	MaxSends    int `mapstructure:"maxSends"`
+	// LockAfter wrong codes within LockWindow block the SMS factor of the account.
+	LockAfter  int           `mapstructure:"lockAfter"`
+	LockWindow time.Duration `mapstructure:"lockWindow"`
+}
+
+// Sender configures message delivery: outbox (a file in the data directory: the embedded
+// default, for trying Atea out), webhook (an SMS gateway) or smtp (e-mail).
+type Sender struct {
+	// Type is outbox, webhook or smtp.
+	Type string `mapstructure:"type"`
+	// OutboxFile is the outbox; "" is <DataDir>/outbox.log.
+	OutboxFile string `mapstructure:"outboxFile"`
+	// WebhookURL receives a JSON POST per message; the header WebhookAuthHeader carries the
+	// first line of WebhookAuthFile.
+	WebhookURL        string        `mapstructure:"webhookURL"`
+	WebhookAuthHeader string        `mapstructure:"webhookAuthHeader"`
+	WebhookAuthFile   string        `mapstructure:"webhookAuthFile"`
+	WebhookTimeout    time.Duration `mapstructure:"webhookTimeout"`
+}
+
+// OutboxPath is where the outbox sender writes.
+func (c *Config) OutboxPath() string { return c.orData(c.Factors.Sender.OutboxFile, "outbox.log") }
 
 // Session configures the SSO session and the short-lived sign-in flow cookies.
 type Session struct {
@@ -280,6 +344,13 @@ func Default() *Config {
 		}},
 		Demo: Demo{Enabled: true},
 		Log:  Log{Level: "info", Format: "text"},
+		Factors: Factors{
+			Order: []string{"coordcard", "smsotp"}, Level: "substantial",
+			CoordCard: CoordCard{Enabled: true, Digits: 3, Ask: 2, MaxFailures: 3},
+			SMS: SMS{Enabled: true, Digits: 7, Shown: 3, TTL: 5 * time.Minute, Cooldown: time.Minute,
+				MaxAttempts: 3, MaxSends: 5, LockAfter: 10, LockWindow: 24 * time.Hour},
+			Sender: Sender{Type: "outbox", WebhookAuthHeader: "Authorization", WebhookTimeout: 5 * time.Second},
+		},
 		Directory: Directory{
 			// OWASP Password Storage Cheat Sheet, argon2id minimum: m=19456 KiB, t=2, p=1.
 			Argon2:              Argon2{MemoryKiB: 19456, Time: 2, Threads: 1},

@@ -67,6 +67,7 @@ func (c *Config) Validate() error {
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "text", "json")
 	c.validateDirectory(&v)
+	c.validateFactors(&v)
 	return errors.Join(v.problems...)
 }
 
@@ -407,4 +408,63 @@ func (c *Config) validateRedis(v *validator) {
 	if !r.TLS.Enabled && (r.TLS.CAFile != "" || r.TLS.CertFile != "" || r.TLS.ServerName != "") {
 		v.add("store.redis.tls.enabled", "TLS files or serverName given but tls.enabled is false")
 	}
+}
+
+func (c *Config) validateFactors(v *validator) {
+	f := c.Factors
+	seen := map[string]bool{}
+	for i, id := range f.Order {
+		key := fmt.Sprintf("secondFactors.order[%d]", i)
+		switch {
+		case id != "coordcard" && id != "smsotp":
+			v.add(key, fmt.Sprintf("want coordcard or smsotp, got %q", id))
+		case seen[id]:
+			v.add(key, fmt.Sprintf("%q is listed twice", id))
+		}
+		seen[id] = true
+	}
+	v.oneOf("secondFactors.level", f.Level, "low", "substantial")
+	if f.CoordCard.Enabled {
+		v.intIn("secondFactors.coordCard.digits", f.CoordCard.Digits, 2, 6)
+		v.intIn("secondFactors.coordCard.ask", f.CoordCard.Ask, 1, 4)
+		v.intIn("secondFactors.coordCard.maxFailures", f.CoordCard.MaxFailures, 1, 10)
+	}
+	if f.SMS.Enabled {
+		v.intIn("secondFactors.sms.digits", f.SMS.Digits, 6, 10)
+		v.intIn("secondFactors.sms.shown", f.SMS.Shown, 0, f.SMS.Digits-4)
+		v.intIn("secondFactors.sms.maxAttempts", f.SMS.MaxAttempts, 1, 10)
+		v.intIn("secondFactors.sms.maxSends", f.SMS.MaxSends, 1, 20)
+		v.intIn("secondFactors.sms.lockAfter", f.SMS.LockAfter, 1, 100)
+		for key, d := range map[string]time.Duration{"secondFactors.sms.ttl": f.SMS.TTL, "secondFactors.sms.cooldown": f.SMS.Cooldown} {
+			if d < 10*time.Second || d > time.Hour {
+				v.add(key, fmt.Sprintf("want 10s to 1h, got %s", d))
+			}
+		}
+		if f.SMS.LockWindow < time.Minute || f.SMS.LockWindow > 90*24*time.Hour {
+			v.add("secondFactors.sms.lockWindow", fmt.Sprintf("want 1m to 2160h, got %s", f.SMS.LockWindow))
+		}
+	}
+	switch f.Sender.Type {
+	case "outbox":
+	case "webhook":
+		if u, err := url.Parse(f.Sender.WebhookURL); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
+			v.add("secondFactors.sender.webhookURL", "want an https URL (http only on loopback)")
+		}
+		if f.Sender.WebhookAuthFile == "" {
+			v.add("secondFactors.sender.webhookAuthFile", "a webhook needs a credential file")
+		}
+		if f.Sender.WebhookTimeout <= 0 || f.Sender.WebhookTimeout > time.Minute {
+			v.add("secondFactors.sender.webhookTimeout", fmt.Sprintf("want up to 1m, got %s", f.Sender.WebhookTimeout))
+		}
+	default:
+		v.add("secondFactors.sender.type", fmt.Sprintf("want outbox or webhook, got %q", f.Sender.Type))
+	}
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
