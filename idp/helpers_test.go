@@ -116,6 +116,17 @@ func newTestIdP(t testing.TB, update func(*idp.Config)) *testIdP {
 // newTestIdPWith is newTestIdP with the store wrapped (for counting or failing calls).
 func newTestIdPWith(t testing.TB, update func(*idp.Config), wrap func(store.Store) store.Store) *testIdP {
 	t.Helper()
+	return newTestIdPFull(t, update, wrap, nil)
+}
+
+// newTestIdPWithDeps is newTestIdP with the dependencies changed (second factors).
+func newTestIdPWithDeps(t testing.TB, update func(*idp.Config), deps func(*idp.Deps)) *testIdP {
+	t.Helper()
+	return newTestIdPFull(t, update, nil, deps)
+}
+
+func newTestIdPFull(t testing.TB, update func(*idp.Config), wrap func(store.Store) store.Store, changeDeps func(*idp.Deps)) *testIdP {
+	t.Helper()
 	dir := t.TempDir()
 	// The IdP runs on real time: crewjam's SP validates against its own time.Now. Tests
 	// that need another time move it with cfg.Now.
@@ -184,11 +195,15 @@ func newTestIdPWith(t testing.TB, update func(*idp.Config), wrap func(store.Stor
 	if update != nil {
 		update(&cfg)
 	}
-	srv, err := idp.New(cfg, idp.Deps{
+	deps := idp.Deps{
 		Store: wrapped, Directory: d, SPs: src, Signer: signer, Cert: cert,
 		Secrets: keys.DeriveSecrets([]byte("0123456789abcdef0123456789abcdef")), Templates: tmpl,
 		Logger: logger,
-	})
+	}
+	if changeDeps != nil {
+		changeDeps(&deps)
+	}
+	srv, err := idp.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

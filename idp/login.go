@@ -31,8 +31,18 @@ func (s *Server) handleLoginGet(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	if f.State == StateNew {
+	switch f.State {
+	case StateNew:
 		s.dispatch(w, r, &f, true)
+		return
+	case StateAwaitSecondFactor:
+		// A reload (or a language switch) shows the same challenge again.
+		user, err := s.deps.Directory.GetByID(r.Context(), f.PendingUser)
+		if err != nil {
+			s.renderError(w, r, pageErr(http.StatusBadRequest, "error.flowexpired", err))
+			return
+		}
+		s.showFactor(w, r, &f, user, "", nil, "")
 		return
 	}
 	s.renderLogin(w, r, &f, "", nil, "")
@@ -156,13 +166,14 @@ func (s *Server) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	_ = s.deps.Store.DeleteFlow(ctx, f.ID)
 	s.audit.InfoContext(ctx, "login_succeeded", "event", "login_succeeded", "user", dni.Mask(id), "user_id", user.ID, "level", level.String(), "sp", f.Request.SPEntityID)
 	lr, ok := pickLevel(f.Request.Levels, level)
 	if !ok {
-		s.fail(w, r, &f.Request, statusErr("urn:oasis:names:tc:SAML:2.0:status:Responder", "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext", "level not available", errNoLevel))
+		// B@k is not enough for this SP: the same flow continues with the second factor.
+		s.stepUp(w, r, &f, true, sess)
 		return
 	}
+	_ = s.deps.Store.DeleteFlow(ctx, f.ID)
 	s.issue(w, r, &f.Request, sess, lr)
 }
 

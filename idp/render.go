@@ -66,6 +66,15 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	case templates.DemoPage:
 		p.Nonce = nonce
 		data = p
+	case templates.CardPage:
+		p.Nonce = nonce
+		data = p
+	case templates.SMSPage:
+		p.Nonce = nonce
+		data = p
+	case templates.UpgradePage:
+		p.Nonce = nonce
+		data = p
 	}
 	var buf bytes.Buffer
 	var err error

@@ -92,6 +92,9 @@ type Deps struct {
 	Templates *templates.Renderer
 	Logger    *slog.Logger
 	Audit     *slog.Logger
+	// Factors are the second factors (B@kQ: coordinate card, SMS code) in order of
+	// preference: a citizen gets the first one they have. None: only level low is offered.
+	Factors []authn.SecondFactor
 	// Extra mounts more handlers (the demo SP) on the IdP's mux.
 	Extra map[string]http.Handler
 }
@@ -227,6 +230,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /saml/sso", s.handleSSO)
 	m.HandleFunc("GET /login", s.handleLoginGet)
 	m.HandleFunc("POST /login", s.handleLoginPost)
+	m.HandleFunc("POST /login/factor", s.handleFactorPost)
+	m.HandleFunc("POST /login/factor/resend", s.handleFactorResend)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	m.HandleFunc("GET /readyz", s.handleReady)
 	m.Handle("GET /static/", http.StripPrefix("/static/", s.deps.Templates.Static()))

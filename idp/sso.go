@@ -158,7 +158,7 @@ func (s *Server) validate(ctx context.Context, in *inbound) (*store.PendingReque
 	if p.Levels, err = s.acceptableLevels(comparison, refs, spDefault); err != nil {
 		return p, statusErr(samlxml.StatusResponder, samlxml.StatusNoAuthnContext, "level not available", err)
 	}
-	if !reachable(p.Levels, authn.LevelLow) {
+	if !reachable(p.Levels, s.reachableLevels()...) {
 		return p, statusErr(samlxml.StatusResponder, samlxml.StatusNoAuthnContext, "level not available", errNoLevel)
 	}
 	if p.IsPassive && p.ForceAuthn {
@@ -218,6 +218,11 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, f *store.Flow,
 				_ = s.deps.Store.DeleteFlow(r.Context(), f.ID)
 			}
 			s.issue(w, r, p, sess, lr)
+			return
+		}
+		if !p.IsPassive {
+			// Signed in, but below what the SP asks: step-up, not a new login.
+			s.stepUp(w, r, f, stored, sess)
 			return
 		}
 	}

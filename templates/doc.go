@@ -31,10 +31,16 @@
 //	post.html.tmpl         the HTTP-POST binding auto-submit form (saml-bindings-2.0-os §3.5.4)
 //	error.html.tmpl        Atea's own error page, with a correlation reference
 //	demo.html.tmpl         the demo SP's protected page: what the SP received
+//	choose.html.tmpl       the method chooser: one button per method that reaches the level
+//	card.html.tmpl         the B@kQ coordinate-card challenge (one input per position)
+//	sms.html.tmpl          the B@kQ SMS code as seed 001 shows it (masked phone, shown digits)
+//	upgrade.html.tmpl      what B@kQ is and how to obtain it, for a B@k holder (journey 2)
 //	locales/{es,eu,en}.json  flat key → fmt-style text catalogs
 //	static/                 atea.css and the favicon
 //
 // Each page file defines the templates "title" and "content", which the layout executes, and
 // may define "width" as "wide" for a page that needs more than the 36rem reading measure.
+// The layout also defines "context", which the sign-in step pages include to name the service
+// asking and the level it requires (their view models all have SPName and LevelKey).
 // Message texts are fmt formats: write %s for an argument and %% for a literal percent sign.
 package templates

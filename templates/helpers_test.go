@@ -155,5 +155,33 @@ func samples(lang string) map[templates.Page]any {
 			},
 			OtherSPURL: "/demo2/", OtherSPName: "Demo 2",
 		},
+		templates.PageChoose: templates.ChoosePage{
+			Base:   templates.Base{Lang: lang, LangLinks: links("/login", lang), Nonce: "n0nce"},
+			Action: "/login/method", FlowID: "flow-123", CSRF: "csrf-456",
+			SPName: "https://sp-one.test/saml/metadata", LevelKey: "level.low",
+			Methods: []templates.MethodChoice{
+				{ID: "password", LabelKey: "method.password.label", DescKey: "method.password.desc", LevelKey: "level.low"},
+				{ID: "bakq", LabelKey: "method.bakq.label", DescKey: "method.bakq.desc", LevelKey: "level.substantial"},
+				{ID: "cert", LabelKey: "method.cert.label", DescKey: "method.cert.desc", LevelKey: "level.high"},
+			},
+		},
+		templates.PageCard: templates.CardPage{
+			Base:   templates.Base{Lang: lang, LangLinks: links("/login/card", lang), Nonce: "n0nce"},
+			Action: "/login/card", FlowID: "flow-123", CSRF: "csrf-456",
+			SPName: "https://sp-one.test/saml/metadata", LevelKey: "level.substantial",
+			Positions: []string{"B3", "D1"}, Digits: 3, ErrorKey: "card.error.invalid",
+		},
+		templates.PageSMS: templates.SMSPage{
+			Base:   templates.Base{Lang: lang, LangLinks: links("/login/sms", lang), Nonce: "n0nce"},
+			Action: "/login/sms", ResendAction: "/login/sms/resend", FlowID: "flow-123", CSRF: "csrf-456",
+			SPName: "https://sp-one.test/saml/metadata", LevelKey: "level.substantial",
+			MaskedPhone: "***707", Prefix: "869", Typed: 4, ExpiresMinutes: 5, CanResend: true,
+			ErrorKey: "sms.error.invalid", NoticeKey: "sms.notice.resent",
+		},
+		templates.PageUpgrade: templates.UpgradePage{
+			Base:   templates.Base{Lang: lang, LangLinks: links("/login/upgrade", lang), Nonce: "n0nce"},
+			SPName: "https://sp-one.test/saml/metadata", LevelKey: "level.substantial",
+			BackURL: "https://sp-one.test/",
+		},
 	}
 }

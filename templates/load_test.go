@@ -86,6 +86,16 @@ func TestLoadFails(t *testing.T) {
 			m["locales/es.json"].Data = append(m["locales/es.json"].Data, []byte(`{}`)...)
 		}, templates.ErrBadCatalog, "es.json"},
 		{"page missing", func(_ *testing.T, m fstest.MapFS) { delete(m, "demo.html.tmpl") }, templates.ErrMissingFile, "demo.html.tmpl"},
+		{"chooser missing", func(_ *testing.T, m fstest.MapFS) { delete(m, "choose.html.tmpl") }, templates.ErrMissingFile, "choose.html.tmpl"},
+		{"card page missing", func(_ *testing.T, m fstest.MapFS) { delete(m, "card.html.tmpl") }, templates.ErrMissingFile, "card.html.tmpl"},
+		{"SMS page missing", func(_ *testing.T, m fstest.MapFS) { delete(m, "sms.html.tmpl") }, templates.ErrMissingFile, "sms.html.tmpl"},
+		{"upgrade page missing", func(_ *testing.T, m fstest.MapFS) { delete(m, "upgrade.html.tmpl") }, templates.ErrMissingFile, "upgrade.html.tmpl"},
+		{"unknown key in the shared context block", func(t *testing.T, m fstest.MapFS) {
+			edit(t, m, "layout.html.tmpl", `{{t "context.level"}}`, `{{t "context.lvl"}}`)
+		}, templates.ErrUnknownKey, "context.lvl"},
+		{"unknown key in the SMS page", func(t *testing.T, m fstest.MapFS) {
+			edit(t, m, "sms.html.tmpl", `{{t "sms.resend"}}`, `{{t "sms.resnd"}}`)
+		}, templates.ErrUnknownKey, "sms.resnd"},
 		{"layout missing", func(_ *testing.T, m fstest.MapFS) { delete(m, "layout.html.tmpl") }, templates.ErrMissingFile, "layout.html.tmpl"},
 		{"style sheet missing", func(_ *testing.T, m fstest.MapFS) { delete(m, "static/atea.css") }, templates.ErrMissingFile, "atea.css"},
 		{"page without content", func(t *testing.T, m fstest.MapFS) {

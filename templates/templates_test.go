@@ -27,6 +27,13 @@ var callerKeys = []string{ //nolint:gochecknoglobals // test table
 	"login.error.required", "login.error.letter", "login.error.format", "login.error.busy",
 	"login.error.invalid",
 	"level.low", "level.substantial", "level.high",
+	// The method chooser, the B@kQ second factors and step-up (issue 4).
+	"method.password.label", "method.password.desc", "method.bakq.label", "method.bakq.desc",
+	"method.cert.label", "method.cert.desc",
+	"card.error.invalid", "card.error.locked", "card.error.required", "card.error.attempts", "card.error.expired",
+	"sms.error.invalid", "sms.error.expired", "sms.error.attempts", "sms.error.locked",
+	"sms.error.cooldown", "sms.error.required", "sms.notice.resent",
+	"error.nofactor",
 }
 
 // rawCatalogs reads the embedded catalogs with plain encoding/json, independently of Load.
@@ -108,7 +115,7 @@ func TestCallerKeysExist(t *testing.T) {
 // technical labels that are the same in every language are listed.
 func TestTranslationsDiffer(t *testing.T) {
 	t.Parallel()
-	same := map[string]bool{"login.eyebrow": true, "login.username": true}
+	same := map[string]bool{"login.eyebrow": true, "login.username": true, "method.password.label": true, "method.bakq.label": true}
 	cats := rawCatalogs(t)
 	for key, es := range cats["es"] {
 		if same[key] {
@@ -137,6 +144,9 @@ func TestMessage(t *testing.T) {
 		{"", "login.submit", nil, "Entrar"},
 		{"en", "no.such.key", nil, "no.such.key"},
 		{"en", "error.code", []any{404}, "Error code: 404"},
+		// Basque puts the shown digits first: the catalog reorders with explicit indexes.
+		{"eu", "sms.instructions", []any{4, "869"}, "Kodea 869 zifrekin hasten da: idatzi haren azken 4 zifrak."},
+		{"es", "sms.instructions", []any{4, "869"}, "Introduzca los últimos 4 dígitos del código que empieza por 869."},
 	} {
 		if got := r.Message(tc.lang, tc.key, tc.args...); got != tc.want {
 			t.Errorf("Message(%q, %q, %v) = %q, want %q", tc.lang, tc.key, tc.args, got, tc.want)
@@ -428,18 +438,29 @@ func TestEscaping(t *testing.T) {
 	demo.Attributes = []templates.DemoAttr{{Name: evil, FriendlyName: evil, Values: []string{evil}}}
 	post := samples("es")[templates.PagePost].(templates.PostPage)
 	post.Action = "javascript:alert(3)"
+	choose := samples("es")[templates.PageChoose].(templates.ChoosePage)
+	choose.SPName, choose.Action = evil, "javascript:alert(4)"
+	choose.Methods = []templates.MethodChoice{{ID: evil, LabelKey: evil, DescKey: evil, LevelKey: evil}}
+	card := samples("es")[templates.PageCard].(templates.CardPage)
+	card.SPName, card.Positions, card.ErrorArgs = evil, []string{evil}, []any{evil}
+	sms := samples("es")[templates.PageSMS].(templates.SMSPage)
+	sms.MaskedPhone, sms.Prefix, sms.SPName, sms.ResendAction = evil, evil, evil, "javascript:alert(5)"
+	upgrade := samples("es")[templates.PageUpgrade].(templates.UpgradePage)
+	upgrade.SPName, upgrade.BackURL = evil, "javascript:alert(6)"
 	for _, tc := range []struct {
 		page templates.Page
 		data any
 	}{
 		{templates.PageLogin, login}, {templates.PageDemo, demo}, {templates.PagePost, post},
+		{templates.PageChoose, choose}, {templates.PageCard, card}, {templates.PageSMS, sms},
+		{templates.PageUpgrade, upgrade},
 	} {
 		out := render(t, r, tc.page, tc.data)
 		if strings.Contains(out, "<script>alert") || strings.Contains(out, "<img") {
 			t.Errorf("%s: injected markup survived: %s", tc.page, excerpt(out, "alert"))
 		}
-		if strings.Contains(out, `action="javascript:`) {
-			t.Errorf("%s: javascript: URL in a form action", tc.page)
+		if strings.Contains(out, `action="javascript:`) || strings.Contains(out, `href="javascript:`) {
+			t.Errorf("%s: javascript: URL in a form action or link", tc.page)
 		}
 	}
 }

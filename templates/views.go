@@ -13,10 +13,17 @@ const (
 	PagePost  Page = "post"  // the HTTP-POST binding auto-submit form; data is PostPage
 	PageError Page = "error" // Atea's own error page; data is ErrorPage
 	PageDemo  Page = "demo"  // the demo SP's protected page; data is DemoPage
+
+	PageChoose  Page = "choose"  // the method chooser (Cl@ve style); data is ChoosePage
+	PageCard    Page = "card"    // the coordinate-card challenge of B@kQ; data is CardPage
+	PageSMS     Page = "sms"     // the SMS-code challenge of B@kQ (seed 001); data is SMSPage
+	PageUpgrade Page = "upgrade" // what B@kQ is and how to obtain it; data is UpgradePage
 )
 
 // pages lists every page in a fixed order, for Load's checks.
-func pages() []Page { return []Page{PageHome, PageLogin, PagePost, PageError, PageDemo} }
+func pages() []Page {
+	return []Page{PageHome, PageLogin, PagePost, PageError, PageDemo, PageChoose, PageCard, PageSMS, PageUpgrade}
+}
 
 // LangLink is one entry of the visible language switcher.
 type LangLink struct {
@@ -96,6 +103,73 @@ type DemoPage struct {
 	OtherSPName  string
 }
 
+// MethodChoice is one button of the method chooser: a sign-in method that can reach the level
+// the service asks for. The caller lists only such methods (BRIEF.md journey 4; kratos
+// CheckAAL): the page shows what it is given.
+type MethodChoice struct {
+	ID       string // posted as the value of "method" ("password", "bakq", "cert")
+	LabelKey string // message key of the method's name ("method.bakq.label")
+	DescKey  string // message key of what the method needs ("method.bakq.desc")
+	LevelKey string // message key of the level the method reaches ("level.substantial")
+}
+
+// ChoosePage is the view model of [PageChoose]: "Choose how to identify yourself", one
+// submit button per method, all in one form posting "method".
+type ChoosePage struct {
+	Base
+	Action   string // where the form posts
+	FlowID   string // hidden input "flow"
+	CSRF     string // hidden input "csrf"
+	SPName   string // the service provider asking for the sign-in
+	LevelKey string // message key of the requested level
+	Methods  []MethodChoice
+}
+
+// CardPage is the view model of [PageCard], the coordinate-card challenge: one input per
+// position asked, named "cell_<position>" ("cell_B3").
+type CardPage struct {
+	Base
+	Action    string   // where the form posts
+	FlowID    string   // hidden input "flow"
+	CSRF      string   // hidden input "csrf"
+	SPName    string   // the service provider asking for the sign-in
+	LevelKey  string   // message key of the requested level
+	Positions []string // the positions asked, as printed on the card ("B3", "D1")
+	Digits    int      // digits in each cell: the inputs' maxlength; 0 sets no limit
+	ErrorKey  string   // message key of the error to show; "" for none
+	ErrorArgs []any    // fmt arguments of ErrorKey's message
+}
+
+// SMSPage is the view model of [PageSMS], the SMS-code challenge as seed 001 shows it: the
+// masked number the code went to, the first digits of the code shown on the screen (which
+// binds the SMS to this screen), and an input for the rest.
+type SMSPage struct {
+	Base
+	Action         string // where the code form posts
+	ResendAction   string // where "I did not receive the code" posts
+	FlowID         string // hidden input "flow" of both forms
+	CSRF           string // hidden input "csrf" of both forms
+	SPName         string // the service provider asking for the sign-in
+	LevelKey       string // message key of the requested level
+	MaskedPhone    string // the number the code went to, masked by the caller ("***707")
+	Prefix         string // the digits of the code the screen shows ("869")
+	Typed          int    // how many digits the citizen types: the input's maxlength
+	ExpiresMinutes int    // the code's lifetime; 0 hides the sentence
+	CanResend      bool   // false disables the resend button until the cooldown ends
+	ErrorKey       string // message key of the error to show (role="alert"); "" for none
+	ErrorArgs      []any  // fmt arguments of ErrorKey's message
+	NoticeKey      string // message key of a notice (role="status"), e.g. "sms.notice.resent"
+}
+
+// UpgradePage is the view model of [PageUpgrade], shown to a B@k holder when the service asks
+// for a level B@k cannot reach (BRIEF.md journey 2): what B@kQ is and how to obtain it.
+type UpgradePage struct {
+	Base
+	SPName   string // the service provider asking for the sign-in
+	LevelKey string // message key of the requested level
+	BackURL  string // a way back to the service; "" links to Atea's home page instead
+}
+
 // baseOf returns the shared part of a view model and the page it belongs to. ok is false for
 // any other type.
 func baseOf(data any) (b Base, p Page, ok bool) {
@@ -130,6 +204,30 @@ func baseOf(data any) (b Base, p Page, ok bool) {
 		if v != nil {
 			return v.Base, PageDemo, true
 		}
+	case ChoosePage:
+		return v.Base, PageChoose, true
+	case *ChoosePage:
+		if v != nil {
+			return v.Base, PageChoose, true
+		}
+	case CardPage:
+		return v.Base, PageCard, true
+	case *CardPage:
+		if v != nil {
+			return v.Base, PageCard, true
+		}
+	case SMSPage:
+		return v.Base, PageSMS, true
+	case *SMSPage:
+		if v != nil {
+			return v.Base, PageSMS, true
+		}
+	case UpgradePage:
+		return v.Base, PageUpgrade, true
+	case *UpgradePage:
+		if v != nil {
+			return v.Base, PageUpgrade, true
+		}
 	}
 	return Base{}, "", false
 }
@@ -147,6 +245,14 @@ func zeroData(p Page) any {
 		return ErrorPage{}
 	case PageDemo:
 		return DemoPage{}
+	case PageChoose:
+		return ChoosePage{}
+	case PageCard:
+		return CardPage{}
+	case PageSMS:
+		return SMSPage{}
+	case PageUpgrade:
+		return UpgradePage{}
 	}
 	return nil
 }

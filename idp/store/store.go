@@ -62,8 +62,38 @@ type Flow struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 	// Attempts counts credential submissions in this flow (counted before comparing).
 	Attempts int `json:"attempts"`
+	// PendingUser is the citizen (directory ID) the flow's second factor is for, once the
+	// first factor or an existing session has identified them; "" before.
+	PendingUser string `json:"pendingUser,omitempty"`
+	// FactorMethod is the ID of the second factor the flow runs ("coordcard", "smsotp").
+	FactorMethod string `json:"factorMethod,omitempty"`
+	// Factor is the state of the flow's one-time second-factor challenge (the SMS code).
+	Factor FactorState `json:"factor,omitempty"`
 	// Request is the AuthnRequest the flow will answer.
 	Request PendingRequest `json:"request"`
+}
+
+// FactorState is a one-time second-factor challenge kept in its flow (the SMS code of
+// smsotp). It never holds the code itself: only a keyed MAC of it bound to the flow ID
+// (SECURITY.md §4.8), the part of the code that the page shows anyway, and the counters.
+type FactorState struct {
+	// Method is the ID of the method that made the challenge ("smsotp").
+	Method string `json:"method,omitempty"`
+	// CodeMAC is HMAC-SHA256 over the flow ID and the code; never the code.
+	CodeMAC []byte `json:"codeMAC,omitempty"`
+	// Prefix is the start of the code shown on the page (seed 001: "starts with 869").
+	Prefix string `json:"prefix,omitempty"`
+	// Attempts counts answers checked against this code (counted before comparing); Sends
+	// counts codes sent in this flow.
+	Attempts int `json:"attempts,omitempty"`
+	Sends    int `json:"sends,omitempty"`
+	// SentAt is when the code was made, ExpiresAt when it stops being valid, ResendAt the
+	// earliest time another may be sent.
+	SentAt    time.Time `json:"sentAt,omitzero"`
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+	ResendAt  time.Time `json:"resendAt,omitzero"`
+	// Used is set when the code was answered correctly: it is consumed.
+	Used bool `json:"used,omitempty"`
 }
 
 // SPParticipation records that an SP received an assertion in a session, with what single

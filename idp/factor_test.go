@@ -1,0 +1,157 @@
+package idp_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crewjam/saml"
+
+	"github.com/ateaidp/atea/idp"
+	"github.com/ateaidp/atea/idp/authn"
+	"github.com/ateaidp/atea/idp/directory"
+	"github.com/ateaidp/atea/idp/samlxml"
+)
+
+const loaSubstantial = "http://eidas.europa.eu/LoA/substantial"
+
+// fakeCard is a coordinate-card-shaped second factor: fixed positions, one right answer,
+// each flow's answer accepted once. (The real card's rules are tested in coordcard.)
+type fakeCard struct {
+	mu   sync.Mutex
+	used map[string]bool
+}
+
+func (c *fakeCard) ID() string         { return "coordcard" }
+func (c *fakeCard) Level() authn.Level { return authn.LevelSubstantial }
+func (c *fakeCard) Begin(_ context.Context, s authn.Subject, flow string) (authn.Challenge, error) {
+	return authn.Challenge{Method: "coordcard", Positions: []string{"B3", "D1"}, Digits: 3, ExpiresAt: time.Now().Add(time.Hour)}, nil
+}
+func (c *fakeCard) Verify(_ context.Context, s authn.Subject, flow, answer string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if answer != "123 456" {
+		return authn.ErrInvalidCredentials
+	}
+	if c.used == nil {
+		c.used = map[string]bool{}
+	}
+	if c.used[flow] {
+		return authn.ErrExpired
+	}
+	c.used[flow] = true
+	return nil
+}
+
+func minimum(level string) func(*saml.AuthnRequest) {
+	return func(r *saml.AuthnRequest) {
+		r.RequestedAuthnContext = &saml.RequestedAuthnContext{Comparison: "minimum", AuthnContextClassRef: level}
+	}
+}
+
+// TestSubstantialWithCard: a B@kQ holder asked for substantial signs in with the password and
+// then the card; the assertion states substantial. A wrong card answer shows the card page
+// again.
+func TestSubstantialWithCard(t *testing.T) {
+	t.Parallel()
+	card := &fakeCard{}
+	ti := newTestIdPWithFactors(t, card)
+	sp := ti.newSP("sp-one", false, nil)
+	b := newBrowser(t)
+	p, id := ti.send(b, sp, request{binding: "redirect", mutate: minimum(loaSubstantial)})
+	p = b.login(p, bakqDNI, citizenPassword)
+	f := p.form("cell_B3")
+	if f == nil || p.form("cell_D1") == nil {
+		t.Fatalf("after the password, want the card page asking B3 and D1; got HTTP %d %.300s", p.status, p.body)
+	}
+	if ac := f.inputs["cell_B3"]["autocomplete"]; ac != "one-time-code" {
+		t.Errorf("card input autocomplete = %q", ac)
+	}
+	wrong := b.submit(p, f, map[string]string{"cell_B3": "999", "cell_D1": "999"})
+	if wrong.form("cell_B3") == nil || alertText(wrong) == "" {
+		t.Fatalf("wrong card answer: want the card page with an alert, got HTTP %d", wrong.status)
+	}
+	r := b.submit(wrong, wrong.form("cell_B3"), map[string]string{"cell_B3": "123", "cell_D1": "456"}).samlResponse(t)
+	a := sp.accept(t, r, id)
+	if got := classRef(a); got != loaSubstantial {
+		t.Errorf("class = %q, want %q", got, loaSubstantial)
+	}
+	// The session now holds substantial: a second request at substantial is single sign-on.
+	p, id = ti.send(b, sp, request{binding: "redirect", mutate: minimum(loaSubstantial)})
+	if got := classRef(sp.accept(t, p.samlResponse(t), id)); got != loaSubstantial {
+		t.Errorf("SSO class = %q", got)
+	}
+}
+
+// TestStepUp: a session at low, then a request for substantial asks only for the card (no
+// password), and the same session continues.
+func TestStepUp(t *testing.T) {
+	t.Parallel()
+	ti := newTestIdPWithFactors(t, &fakeCard{})
+	sp := ti.newSP("sp-one", false, nil)
+	b := newBrowser(t)
+	p, id := ti.send(b, sp, request{binding: "redirect"})
+	if got := classRef(sp.accept(t, b.login(p, bakqDNI, citizenPassword).samlResponse(t), id)); got != loaLow {
+		t.Fatalf("first sign-in class = %q, want low", got)
+	}
+	p, id = ti.send(b, sp, request{binding: "post", mutate: minimum(loaSubstantial)})
+	if p.form("username") != nil {
+		t.Fatal("step-up asked for the password again")
+	}
+	f := p.form("cell_B3")
+	if f == nil {
+		t.Fatalf("step-up: want the card page, got HTTP %d %.300s", p.status, p.body)
+	}
+	a := sp.accept(t, b.submit(p, f, map[string]string{"cell_B3": "123", "cell_D1": "456"}).samlResponse(t), id)
+	if got := classRef(a); got != loaSubstantial {
+		t.Errorf("after step-up class = %q, want substantial", got)
+	}
+}
+
+// TestBakHolderAskedForSubstantial: a citizen with B@k only gets the page explaining B@kQ
+// (journey 2), not a dead end and not an assertion.
+func TestBakHolderAskedForSubstantial(t *testing.T) {
+	t.Parallel()
+	ti := newTestIdPWithFactors(t, &fakeCard{})
+	sp := ti.newSP("sp-one", false, nil)
+	b := newBrowser(t)
+	p, _ := ti.send(b, sp, request{binding: "redirect", mutate: minimum(loaSubstantial)})
+	p = b.login(p, citizenDNI, citizenPassword)
+	if p.samlResponse(t) != nil || p.form("cell_B3") != nil {
+		t.Fatal("a B@k holder got an assertion or a second factor at substantial")
+	}
+	if !strings.Contains(p.body, "B@kQ") {
+		t.Errorf("upgrade page does not explain B@kQ: %.300s", p.body)
+	}
+}
+
+// TestNoFactorsNoSubstantial: without second factors configured, substantial cannot be met
+// and is refused with NoAuthnContext before any prompt.
+func TestNoFactorsNoSubstantial(t *testing.T) {
+	t.Parallel()
+	ti := newTestIdP(t, nil)
+	sp := ti.newSP("sp-one", false, nil)
+	p, _ := ti.send(newBrowser(t), sp, request{binding: "redirect", mutate: minimum(loaSubstantial)})
+	r := p.samlResponse(t)
+	if r == nil {
+		t.Fatalf("want NoAuthnContext, got HTTP %d", p.status)
+	}
+	if _, sub := r.status(t); sub != samlxml.StatusNoAuthnContext {
+		t.Errorf("status %s, want NoAuthnContext", sub)
+	}
+}
+
+const bakqDNI = "X1234567L"
+
+// newTestIdPWithFactors is newTestIdP with second factors and a B@kQ citizen.
+func newTestIdPWithFactors(t *testing.T, fs ...authn.SecondFactor) *testIdP {
+	t.Helper()
+	ti := newTestIdPWithDeps(t, func(c *idp.Config) {}, func(d *idp.Deps) { d.Factors = fs })
+	if _, err := ti.dir.Add(t.Context(), directory.User{DNI: bakqDNI, GivenName: "Jon", FamilyName: "Agirre", BirthDate: "1980-03-04",
+		Phone: "+34600123707", Credential: "bakq"}, citizenPassword); err != nil {
+		t.Fatal(err)
+	}
+	return ti
+}
