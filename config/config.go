@@ -81,9 +81,9 @@ type SMS struct {
 // Sender configures message delivery: outbox (a file in the data directory: the embedded
 // default, for trying Atea out), webhook (an SMS gateway) or smtp (e-mail).
 type Sender struct {
-	// Type is outbox, webhook or smtp.
+	// Type is outbox or webhook (SMTP, for e-mail, comes with the credential journeys).
 	Type string `mapstructure:"type"`
-	// OutboxFile is the outbox; "" is <DataDir>/outbox.log.
+	// OutboxFile is the outbox; "" is <DataDir>/outbox.txt.
 	OutboxFile string `mapstructure:"outboxFile"`
 	// WebhookURL receives a JSON POST per message; the header WebhookAuthHeader carries the
 	// first line of WebhookAuthFile.
@@ -94,7 +94,7 @@ type Sender struct {
 }
 
 // OutboxPath is where the outbox sender writes.
-func (c *Config) OutboxPath() string { return c.orData(c.Factors.Sender.OutboxFile, "outbox.log") }
+func (c *Config) OutboxPath() string { return c.orData(c.Factors.Sender.OutboxFile, "outbox.txt") }
 
 // Session configures the SSO session and the short-lived sign-in flow cookies.
 type Session struct {

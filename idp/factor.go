@@ -94,7 +94,8 @@ func subjectOf(u directory.User) authn.Subject {
 // showFactor begins (or re-shows: a reload shows the same challenge) the citizen's second
 // factor: the first configured one the citizen has, in configuration order.
 func (s *Server) showFactor(w http.ResponseWriter, r *http.Request, f *store.Flow, user directory.User, errKey string, errArgs []any, noticeKey string) {
-	ctx := r.Context()
+	// The SMS goes out in the language of the page.
+	ctx := authn.WithLang(r.Context(), s.lang(r))
 	var lockedKey string
 	for _, fac := range s.deps.Factors {
 		if f.FactorMethod != "" && fac.ID() != f.FactorMethod {
@@ -287,7 +288,7 @@ func (s *Server) handleFactorResend(w http.ResponseWriter, r *http.Request) {
 		s.showFactor(w, r, &f, user, "", nil, "")
 		return
 	}
-	ch, err := rs.Resend(r.Context(), subjectOf(user), f.ID)
+	ch, err := rs.Resend(authn.WithLang(r.Context(), s.lang(r)), subjectOf(user), f.ID)
 	switch {
 	case err == nil:
 		s.renderFactor(w, r, &f, ch, "", nil, "sms.notice.resent")

@@ -1,6 +1,7 @@
 package idp_test
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"sync"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/ateaidp/atea/idp"
 	"github.com/ateaidp/atea/idp/authn"
+	"github.com/ateaidp/atea/idp/authn/smsotp"
+	"github.com/ateaidp/atea/idp/authn/smsotp/smsotptest"
 	"github.com/ateaidp/atea/idp/directory"
 	"github.com/ateaidp/atea/idp/samlxml"
 )
@@ -149,9 +152,57 @@ const bakqDNI = "X1234567L"
 func newTestIdPWithFactors(t *testing.T, fs ...authn.SecondFactor) *testIdP {
 	t.Helper()
 	ti := newTestIdPWithDeps(t, func(c *idp.Config) {}, func(d *idp.Deps) { d.Factors = fs })
+	addBakQ(t, ti)
+	return ti
+}
+
+// TestSubstantialWithSMS runs the real SMS factor: the page says where the code went and
+// shows its first digits (seed 001), the citizen types the rest; a reload sends nothing new;
+// "I did not receive the code" before the cooldown is refused with a message.
+func TestSubstantialWithSMS(t *testing.T) {
+	t.Parallel()
+	rec := &smsotptest.Recorder{}
+	ti := newTestIdPWithDeps(t, nil, func(d *idp.Deps) {
+		m, err := smsotp.New(smsotp.Config{}, bytes.Repeat([]byte{9}, 32), d.Store, d.Store, rec, time.Now, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Factors = []authn.SecondFactor{m}
+	})
+	addBakQ(t, ti)
+	sp := ti.newSP("sp-one", false, nil)
+	b := newBrowser(t)
+	p, id := ti.send(b, sp, request{binding: "redirect", mutate: minimum(loaSubstantial)})
+	p = b.login(p, bakqDNI, citizenPassword)
+	f := p.form("code")
+	if f == nil {
+		t.Fatalf("want the SMS page, got HTTP %d %.300s", p.status, p.body)
+	}
+	code, ok := rec.LastCode("+34600123707")
+	if !ok || len(code) != 7 {
+		t.Fatalf("SMS code sent = %q, %v", code, ok)
+	}
+	if !strings.Contains(p.body, "***707") || !strings.Contains(p.body, code[:3]) {
+		t.Errorf("SMS page lacks the masked number or the prefix %s", code[:3])
+	}
+	if strings.Contains(p.body, code[3:]) {
+		t.Error("SMS page shows the digits the citizen must type")
+	}
+	// A reload shows the same code's page and sends nothing.
+	reload := b.get(ti.url + "/login?flow=" + f.fields.Get("flow"))
+	if reload.form("code") == nil || rec.Count("+34600123707") != 1 {
+		t.Errorf("reload: form present %v, SMS sent %d times, want the same page and one SMS", reload.form("code") != nil, rec.Count("+34600123707"))
+	}
+	a := sp.accept(t, b.submit(p, f, map[string]string{"code": code[3:]}).samlResponse(t), id)
+	if got := classRef(a); got != loaSubstantial {
+		t.Errorf("class = %q, want substantial", got)
+	}
+}
+
+func addBakQ(t *testing.T, ti *testIdP) {
+	t.Helper()
 	if _, err := ti.dir.Add(t.Context(), directory.User{DNI: bakqDNI, GivenName: "Jon", FamilyName: "Agirre", BirthDate: "1980-03-04",
 		Phone: "+34600123707", Credential: "bakq"}, citizenPassword); err != nil {
 		t.Fatal(err)
 	}
-	return ti
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ateaidp/atea/idp/authn/coordcard"
 	"github.com/ateaidp/atea/idp/directory"
 )
 
@@ -51,10 +52,14 @@ type users interface {
 	get(ctx context.Context, dniNumber string) (userRecord, error)
 	list(ctx context.Context) ([]userRecord, error)
 	unlock(ctx context.Context, dniNumber string) error
+	issueCard(ctx context.Context, dniNumber string) (string, error)
 }
 
 // localUsers uses the directory file directly (no server running).
-type localUsers struct{ d *directory.Directory }
+type localUsers struct {
+	d    *directory.Directory
+	card *coordcard.Method // nil when the coordinate card is disabled
+}
 
 func (l localUsers) add(ctx context.Context, u directory.User, pw string) (userRecord, error) {
 	nu, err := l.d.Add(ctx, u, pw)
@@ -77,15 +82,32 @@ func (l localUsers) list(ctx context.Context) ([]userRecord, error) {
 
 func (l localUsers) unlock(ctx context.Context, id string) error { return l.d.Unlock(ctx, id) }
 
+// issueCard gives the citizen a new coordinate card (replacing and unlocking an old one) and
+// returns it printable: the only time its values exist in clear.
+func (l localUsers) issueCard(ctx context.Context, id string) (string, error) {
+	if l.card == nil {
+		return "", fmt.Errorf("%w: the coordinate card is disabled (secondFactors.coordCard.enabled)", errBadInput)
+	}
+	u, err := l.d.Get(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	c, err := l.card.Issue(ctx, u.ID)
+	if err != nil {
+		return "", err
+	}
+	return c.String(), nil
+}
+
 // failureClearer forgets the failed passwords counted in the shared store (idp.Server).
 type failureClearer interface {
 	ClearFailures(ctx context.Context, dniNumber string) error
 }
 
 // adminHandler serves the admin API over the socket.
-func adminHandler(d *directory.Directory, fc failureClearer, log *slog.Logger) http.Handler {
+func adminHandler(d *directory.Directory, card *coordcard.Method, fc failureClearer, log *slog.Logger) http.Handler {
 	m := http.NewServeMux()
-	lu := localUsers{d}
+	lu := localUsers{d: d, card: card}
 	writeErr := func(w http.ResponseWriter, err error) {
 		status := http.StatusInternalServerError
 		switch {
@@ -146,6 +168,15 @@ func adminHandler(d *directory.Directory, fc failureClearer, log *slog.Logger) h
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "unlocked"})
+	})
+	m.HandleFunc("POST /users/{id}/card", func(w http.ResponseWriter, r *http.Request) {
+		c, err := lu.issueCard(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		log.InfoContext(r.Context(), "coordinate card issued via admin socket")
+		writeJSON(w, http.StatusOK, map[string]string{"card": c})
 	})
 	return m
 }
@@ -247,4 +278,12 @@ func (ru *remoteUsers) list(ctx context.Context) ([]userRecord, error) {
 
 func (ru *remoteUsers) unlock(ctx context.Context, id string) error {
 	return ru.do(ctx, http.MethodPost, "/users/"+pathEscape(id)+"/unlock", nil, nil)
+}
+
+func (ru *remoteUsers) issueCard(ctx context.Context, id string) (string, error) {
+	var out struct {
+		Card string `json:"card"`
+	}
+	err := ru.do(ctx, http.MethodPost, "/users/"+pathEscape(id)+"/card", nil, &out)
+	return out.Card, err
 }

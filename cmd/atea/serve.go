@@ -157,9 +157,14 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	factors, card, err := buildFactors(cfg, secrets, dir, st, logger)
+	if err != nil {
+		return err
+	}
 	extra := map[string]http.Handler{}
 	deps := idp.Deps{
-		Store: st, Directory: dir, SPs: sps, Signer: signer, Cert: sk.Cert, Secrets: secrets,
+		Factors: factors,
+		Store:   st, Directory: dir, SPs: sps, Signer: signer, Cert: sk.Cert, Secrets: secrets,
 		Templates: tmpl, Logger: logger, Audit: logger.With("log", "audit"), Extra: extra,
 	}
 	// The server is built twice when the demo is on: the demo SPs need Atea's metadata, and
@@ -185,7 +190,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	adminSrv := &http.Server{Handler: adminHandler(dir, srv, logger), ReadHeaderTimeout: 5 * time.Second}
+	adminSrv := &http.Server{Handler: adminHandler(dir, card, srv, logger), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = adminSrv.Serve(admin) }()
 	defer func() {
 		_ = adminSrv.Close()

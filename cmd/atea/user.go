@@ -51,7 +51,7 @@ func ensureDemoCitizen(ctx context.Context, cfg *config.Config, d *directory.Dir
 	}
 	if _, err := d.Add(ctx, directory.User{
 		DNI: demoDNI, GivenName: "Ane", FamilyName: "Etxeberria Goñi", BirthDate: "1990-05-17",
-		Email: "ane.etxeberria@example.eus", Phone: "+34600000707", Credential: "bak",
+		Email: "ane.etxeberria@example.eus", Phone: "+34600000707", Credential: "bakq",
 	}, pw); err != nil {
 		return nil, fmt.Errorf("demo citizen: %w", err)
 	}
@@ -80,7 +80,7 @@ func demoPassword() (string, error) {
 }
 
 func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	const help = "usage: atea user add|show|list|unlock [flags]   (atea user SUBCOMMAND --help)"
+	const help = "usage: atea user add|show|list|unlock|card [flags]   (atea user SUBCOMMAND --help)"
 	if len(args) == 0 {
 		return usageErrorf("%s", help)
 	}
@@ -93,6 +93,8 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return cmdUserList(ctx, args[1:], stdout, stderr)
 	case "unlock":
 		return cmdUserUnlock(ctx, args[1:], stdout, stderr)
+	case "card":
+		return cmdUserCard(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, help)
 		return nil
@@ -122,7 +124,11 @@ func withUsers(ctx context.Context, cf commonFlags, fn func(users) error) error 
 		return err
 	}
 	defer d.Close()
-	return fn(localUsers{d})
+	card, err := newCardMethod(cfg, secrets, d)
+	if err != nil {
+		return err
+	}
+	return fn(localUsers{d: d, card: card})
 }
 
 func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -137,6 +143,7 @@ func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	email := fs.String("email", "", "e-mail address")
 	phone := fs.String("phone", "", "mobile phone, e.g. +34600000000")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
+	credential := fs.String("credential", "bak", "bak (password) or bakq (password + coordinate card or SMS code)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -162,11 +169,11 @@ func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	return withUsers(ctx, cf, func(u users) error {
 		rec, err := u.add(ctx, directory.User{DNI: *id, GivenName: *given, FamilyName: *family, BirthDate: *birth,
-			Email: *email, Phone: *phone, Credential: "bak"}, pw)
+			Email: *email, Phone: *phone, Credential: *credential}, pw)
 		if err != nil {
 			return fmt.Errorf("user add: %w", err)
 		}
-		fmt.Fprintf(stdout, "added %s (%s %s), credential B@k, status %s\n", rec.DNI, rec.GivenName, rec.FamilyName, rec.Status)
+		fmt.Fprintf(stdout, "added %s (%s %s), credential %s, status %s\n", rec.DNI, rec.GivenName, rec.FamilyName, rec.Credential, rec.Status)
 		return nil
 	})
 }
@@ -265,3 +272,22 @@ func cmdUserUnlock(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func pathEscape(s string) string { return url.PathEscape(s) }
+
+func cmdUserCard(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user card", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf commonFlags
+	cf.register(fs)
+	id, err := oneID(fs, args, "card")
+	if err != nil {
+		return err
+	}
+	return withUsers(ctx, cf, func(u users) error {
+		card, err := u.issueCard(ctx, id)
+		if err != nil {
+			return fmt.Errorf("user card: %w", err)
+		}
+		fmt.Fprintf(stdout, "new coordinate card for %s (any previous card no longer works):\n\n%s\n", id, card)
+		return nil
+	})
+}

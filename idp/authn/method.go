@@ -77,3 +77,18 @@ type Resender interface {
 	// called before the previous challenge's ResendAt.
 	Resend(ctx context.Context, s Subject, flowID string) (Challenge, error)
 }
+
+// langKey is the context key of the citizen's page language (request-scoped data, STYLE.md
+// §B4), for methods that send messages in it.
+type langKey struct{}
+
+// WithLang returns ctx carrying the citizen's page language ("es", "eu", "en").
+func WithLang(ctx context.Context, lang string) context.Context {
+	return context.WithValue(ctx, langKey{}, lang)
+}
+
+// LangFrom returns the language WithLang put in ctx.
+func LangFrom(ctx context.Context) (string, bool) {
+	l, ok := ctx.Value(langKey{}).(string)
+	return l, ok
+}

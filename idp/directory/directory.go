@@ -72,6 +72,10 @@ type User struct {
 	Credential string // CredentialBak or CredentialBakQ
 	Status     Status
 	Failures   int // consecutive failed password attempts
+	// HasCard tells whether a coordinate card is issued (see IssueCard); CardLocked whether
+	// it is blocked after too many wrong answers (see UnlockCard).
+	HasCard    bool
+	CardLocked bool
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 }
@@ -221,24 +225,26 @@ func (d *Directory) Close() error {
 // record is a user as stored: the User fields plus the password hash, with stable JSON names
 // so the file format does not depend on Go field names.
 type record struct {
-	ID           string    `json:"id"`
-	DNI          string    `json:"dni"`
-	GivenName    string    `json:"given_name"`
-	FamilyName   string    `json:"family_name"`
-	BirthDate    string    `json:"birth_date"`
-	Email        string    `json:"email,omitempty"`
-	Phone        string    `json:"phone,omitempty"`
-	Credential   string    `json:"credential"`
-	Status       Status    `json:"status"`
-	Failures     int       `json:"failures"`
-	PasswordHash string    `json:"password_hash"` // PHC string, see parsePHC
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID           string      `json:"id"`
+	DNI          string      `json:"dni"`
+	GivenName    string      `json:"given_name"`
+	FamilyName   string      `json:"family_name"`
+	BirthDate    string      `json:"birth_date"`
+	Email        string      `json:"email,omitempty"`
+	Phone        string      `json:"phone,omitempty"`
+	Credential   string      `json:"credential"`
+	Status       Status      `json:"status"`
+	Failures     int         `json:"failures"`
+	PasswordHash string      `json:"password_hash"`  // PHC string, see parsePHC
+	Card         *cardRecord `json:"card,omitempty"` // nil: no coordinate card
+	CreatedAt    time.Time   `json:"created_at"`
+	UpdatedAt    time.Time   `json:"updated_at"`
 }
 
 func (r *record) user() User {
 	return User{ID: r.ID, DNI: r.DNI, GivenName: r.GivenName, FamilyName: r.FamilyName, BirthDate: r.BirthDate,
 		Email: r.Email, Phone: r.Phone, Credential: r.Credential, Status: r.Status, Failures: r.Failures,
+		HasCard: r.Card != nil, CardLocked: r.Card != nil && r.Card.Locked,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 

@@ -9,17 +9,24 @@
 //     the cost can be raised later, with bounded concurrency so hashing is no DoS lever;
 //   - Authenticate, shaped so that an unknown DNI, a wrong password and a locked account cost the
 //     same work (SECURITY.md §4.7, §4.9), and the consecutive-failure lockout, kept durably;
+//   - persisting each user's coordinate card (B@kQ): the cells' keyed hashes (never the
+//     values), the pending challenge kept per account, and the card's failure counters and
+//     lock, each change one transaction (IssueCard, CardChallenge, VerifyCard, UnlockCard,
+//     RevokeCard; SECURITY.md §4.8);
 //   - audit events for changes it makes (user_added, user_locked, user_unlocked,
-//     password_rehashed), with the DNI masked (SECURITY.md §4.22).
+//     password_rehashed, card_issued, card_failed, card_locked, card_unlocked, card_revoked),
+//     with the DNI masked (SECURITY.md §4.22).
 //
 // It is not responsible for per-IP or per-flow attempt limits, the login_failed /
 // login_succeeded events, or what a citizen is shown: the IdP's login handler does those. It
-// does not implement second factors, password change or recovery (yet).
+// does not generate, hash or compare card values (package coordcard does, and hands the
+// directory opaque hashes and a check function), and does not implement password change or
+// recovery (yet).
 //
 // # Storage layout
 //
-// Bucket "users" maps the internal user ID to a JSON record (including the PHC hash); bucket
-// "by_dni" maps the canonical DNI/NIE to the ID. Every change is one bbolt Update transaction,
+// Bucket "users" maps the internal user ID to a JSON record (including the PHC hash and the
+// card, if any); bucket "by_dni" maps the canonical DNI/NIE to the ID. Every change is one bbolt Update transaction,
 // so both buckets change together or not at all; bbolt is ACID and a kill -9 leaves the file
 // consistent. bbolt holds an exclusive flock on the file: a second process (or a second Open in
 // the same process) gets ErrBusy after about a second.

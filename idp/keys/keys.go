@@ -218,6 +218,9 @@ type Secrets struct {
 	// UserIDs derives citizens' internal IDs from their DNI/NIE, so instances that share the
 	// secret agree on them.
 	UserIDs []byte
+	// Cards keys the hashes of coordinate-card cells; OTP the MACs of SMS codes.
+	Cards []byte
+	OTP   []byte
 }
 
 // LoadOrCreateSecrets reads the 32-byte hex secret at path (creating it with mode 0600 on first
@@ -254,5 +257,6 @@ func DeriveSecrets(master []byte) *Secrets {
 		return m.Sum(nil)
 	}
 	return &Secrets{CSRF: d("csrf"), Pairwise: d("pairwise"), Store: d("store"), Browser: d("browser"),
-		RedisKeys: d("redis-keys"), RedisRecords: d("redis-records"), UserIDs: d("user-ids")}
+		RedisKeys: d("redis-keys"), RedisRecords: d("redis-records"), UserIDs: d("user-ids"),
+		Cards: d("coordinate-cards"), OTP: d("one-time-codes")}
 }

@@ -77,6 +77,7 @@ func cloneSession(s store.Session) store.Session {
 // cloneFlow deep-copies f.
 func cloneFlow(f store.Flow) store.Flow {
 	f.Request.Levels = slices.Clone(f.Request.Levels)
+	f.Factor.CodeMAC = slices.Clone(f.Factor.CodeMAC)
 	return f
 }
 
