@@ -21,16 +21,40 @@ type Config struct {
 	// through [Config.EntityID].
 	EntityIDSetting string `mapstructure:"entityID"`
 
-	Session          Session    `mapstructure:"session"`
-	SAML             SAML       `mapstructure:"saml"`
-	ServiceProviders []SP       `mapstructure:"serviceProviders"`
-	Keys             Keys       `mapstructure:"keys"`
-	SPMetadata       SPMetadata `mapstructure:"spMetadata"`
-	Store            Store      `mapstructure:"store"`
-	Demo             Demo       `mapstructure:"demo"`
-	Log              Log        `mapstructure:"log"`
-	Directory        Directory  `mapstructure:"directory"`
-	Factors          Factors    `mapstructure:"secondFactors"`
+	Session          Session     `mapstructure:"session"`
+	SAML             SAML        `mapstructure:"saml"`
+	ServiceProviders []SP        `mapstructure:"serviceProviders"`
+	Keys             Keys        `mapstructure:"keys"`
+	SPMetadata       SPMetadata  `mapstructure:"spMetadata"`
+	Store            Store       `mapstructure:"store"`
+	Demo             Demo        `mapstructure:"demo"`
+	Log              Log         `mapstructure:"log"`
+	Directory        Directory   `mapstructure:"directory"`
+	Factors          Factors     `mapstructure:"secondFactors"`
+	Certificate      Certificate `mapstructure:"certificate"`
+}
+
+// Certificate configures sign-in with an electronic DNI or a qualified certificate (level
+// high): either a trusted reverse proxy terminates TLS and passes the verified certificate in
+// a header, or Atea runs its own mutual-TLS listener.
+type Certificate struct {
+	// Enabled offers certificate sign-in.
+	Enabled bool `mapstructure:"enabled"`
+	// TrustAnchorsFile holds the PEM CA certificates citizens' certificates must chain to;
+	// IntermediatesFile optional intermediates; CRLFiles optional CRLs (PEM or DER).
+	TrustAnchorsFile  string   `mapstructure:"trustAnchorsFile"`
+	IntermediatesFile string   `mapstructure:"intermediatesFile"`
+	CRLFiles          []string `mapstructure:"crlFiles"`
+	// ProxyHeader is the header in which a trusted proxy passes the client certificate
+	// (URL-escaped PEM or base64 DER); only requests from TrustedProxies (CIDRs) may use it.
+	ProxyHeader    string   `mapstructure:"proxyHeader"`
+	TrustedProxies []string `mapstructure:"trustedProxies"`
+	// Listen, TLSCertFile and TLSKeyFile run Atea's own mutual-TLS listener; BaseURL is its
+	// public URL (https://host:port).
+	Listen      string `mapstructure:"listen"`
+	BaseURL     string `mapstructure:"baseURL"`
+	TLSCertFile string `mapstructure:"tlsCertFile"`
+	TLSKeyFile  string `mapstructure:"tlsKeyFile"`
 }
 
 // Factors configures the second factors of B@kQ (level substantial): the coordinate card and
@@ -351,6 +375,7 @@ func Default() *Config {
 				MaxAttempts: 3, MaxSends: 5, LockAfter: 10, LockWindow: 24 * time.Hour},
 			Sender: Sender{Type: "outbox", WebhookAuthHeader: "Authorization", WebhookTimeout: 5 * time.Second},
 		},
+		Certificate: Certificate{CRLFiles: []string{}, TrustedProxies: []string{}},
 		Directory: Directory{
 			// OWASP Password Storage Cheat Sheet, argon2id minimum: m=19456 KiB, t=2, p=1.
 			Argon2:              Argon2{MemoryKiB: 19456, Time: 2, Threads: 1},

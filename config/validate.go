@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -68,6 +69,7 @@ func (c *Config) Validate() error {
 	v.oneOf("log.format", c.Log.Format, "text", "json")
 	c.validateDirectory(&v)
 	c.validateFactors(&v)
+	c.validateCertificate(&v)
 	return errors.Join(v.problems...)
 }
 
@@ -467,4 +469,30 @@ func isLoopbackHost(h string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+func (c *Config) validateCertificate(v *validator) {
+	k := c.Certificate
+	if !k.Enabled {
+		return
+	}
+	if k.TrustAnchorsFile == "" {
+		v.add("certificate.trustAnchorsFile", "certificate sign-in needs the CAs to trust")
+	}
+	proxy, own := k.ProxyHeader != "", k.Listen != ""
+	switch {
+	case proxy == own:
+		v.add("certificate.proxyHeader", "set either proxyHeader (with trustedProxies) or listen (Atea's own mutual-TLS listener), not both")
+	case proxy && len(k.TrustedProxies) == 0:
+		v.add("certificate.trustedProxies", "a proxy header is only believed from listed proxy addresses")
+	case own && (k.TLSCertFile == "" || k.TLSKeyFile == "" || !strings.HasPrefix(k.BaseURL, "https://")):
+		v.add("certificate.listen", "a mutual-TLS listener needs tlsCertFile, tlsKeyFile and an https baseURL")
+	}
+	for i, p := range k.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				v.add(fmt.Sprintf("certificate.trustedProxies[%d]", i), fmt.Sprintf("want a CIDR or an IP address, got %q", p))
+			}
+		}
+	}
 }

@@ -43,6 +43,9 @@ func (s *Server) reachableLevels() []authn.Level {
 	if l := s.factorLevel(); l > authn.LevelLow {
 		ls = append(ls, l)
 	}
+	if l := s.certLevel(); l > authn.LevelNone {
+		ls = append(ls, l)
+	}
 	return ls
 }
 

@@ -196,6 +196,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, f *store.Fl
 		ErrorKey:  errKey,
 		ErrorArgs: errArgs,
 		SPName:    s.displayName(f.Request.SPEntityID, lang),
+		CertURL:   s.certURL(f),
 		LevelKey:  levelKey,
 	})
 }

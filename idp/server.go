@@ -44,6 +44,10 @@ type Config struct {
 	MaxPasswordFailures int
 	FailureWindow       time.Duration
 
+	// CertBaseURL is the origin of the mutual-TLS listener for certificate sign-in ("" when a
+	// trusted reverse proxy requests the certificate on BaseURL itself).
+	CertBaseURL string
+
 	RequireSignedRequests bool
 	MaxRelayState         int
 	DefaultNameIDFormat   string // transient | persistent | unspecified | email
@@ -74,6 +78,7 @@ type SPSettings struct {
 type Directory interface {
 	Authenticate(ctx context.Context, dniNumber, password string) (directory.User, error)
 	GetByID(ctx context.Context, id string) (directory.User, error)
+	Get(ctx context.Context, dniNumber string) (directory.User, error)
 }
 
 // SPLookup finds an SP's validated metadata; metadata.DirSource implements it.
@@ -95,6 +100,8 @@ type Deps struct {
 	// Factors are the second factors (B@kQ: coordinate card, SMS code) in order of
 	// preference: a citizen gets the first one they have. None: only level low is offered.
 	Factors []authn.SecondFactor
+	// Certificates signs citizens in with a client certificate (level high); nil: not offered.
+	Certificates CertSignIn
 	// Extra mounts more handlers (the demo SP) on the IdP's mux.
 	Extra map[string]http.Handler
 }
@@ -231,6 +238,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /login", s.handleLoginGet)
 	m.HandleFunc("POST /login", s.handleLoginPost)
 	m.HandleFunc("POST /login/factor", s.handleFactorPost)
+	m.HandleFunc("GET /login/cert", s.handleCertLogin)
 	m.HandleFunc("POST /login/factor/resend", s.handleFactorResend)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	m.HandleFunc("GET /readyz", s.handleReady)

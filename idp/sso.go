@@ -233,6 +233,17 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, f *store.Flow,
 		s.fail(w, r, p, statusErr(samlxml.StatusResponder, samlxml.StatusNoPassive, "", errors.New("no session for passive request")))
 		return
 	}
+	if s.onlyCertificate(p) {
+		// Only the certificate reaches the level: no chooser, straight to it.
+		if !stored {
+			if err := s.createFlow(w, r, f, StateAwaitPassword); err != nil {
+				s.fail(w, r, p, err)
+				return
+			}
+		}
+		http.Redirect(w, r, s.certURL(f), http.StatusSeeOther)
+		return
+	}
 	if !stored {
 		if err := s.createFlow(w, r, f, StateAwaitPassword); err != nil {
 			s.fail(w, r, p, err)

@@ -53,6 +53,7 @@ type LoginPage struct {
 	ErrorArgs []any  // fmt arguments of ErrorKey's message
 	SPName    string // the service provider asking for the sign-in
 	LevelKey  string // message key of the requested level ("level.low")
+	CertURL   string // when set, a link to sign in with an electronic DNI or certificate instead
 }
 
 // PostPage is the view model of [PagePost], the auto-submitting form of the HTTP-POST

@@ -161,11 +161,18 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	certs, err := buildCertificates(cfg, logger)
+	if err != nil {
+		return err
+	}
 	extra := map[string]http.Handler{}
 	deps := idp.Deps{
 		Factors: factors,
 		Store:   st, Directory: dir, SPs: sps, Signer: signer, Cert: sk.Cert, Secrets: secrets,
 		Templates: tmpl, Logger: logger, Audit: logger.With("log", "audit"), Extra: extra,
+	}
+	if certs != nil {
+		deps.Certificates = certDNI{certs}
 	}
 	// The server is built twice when the demo is on: the demo SPs need Atea's metadata, and
 	// Atea's mux needs the demo SPs' handlers. Metadata does not depend on the handlers.
@@ -197,6 +204,11 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 		_ = os.Remove(cfg.AdminSocket())
 	}()
 
+	if certs != nil && cfg.Certificate.Listen != "" {
+		if err := serveMutualTLS(ctx, cfg, certs, srv, logger); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -57,6 +57,7 @@ func idpConfig(c *config.Config) (idp.Config, error) {
 		ClockSkew:             c.SAML.ClockSkew,
 		MaxRequestAge:         c.SAML.MaxRequestAge,
 		MaxPasswordFailures:   c.Directory.MaxFailures,
+		CertBaseURL:           c.Certificate.BaseURL,
 		FailureWindow:         c.Directory.FailureWindow,
 		RequireSignedRequests: c.SAML.RequireSignedRequests,
 		MaxRelayState:         c.SAML.MaxRelayState,

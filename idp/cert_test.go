@@ -1,0 +1,67 @@
+package idp_test
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/ateaidp/atea/idp"
+)
+
+const loaHigh = "http://eidas.europa.eu/LoA/high"
+
+// fakeCerts reads the "certificate" from a test header: certauth's own tests cover the
+// certificate checks; these cover the flow around them.
+type fakeCerts struct{}
+
+func (fakeCerts) CitizenDNI(r *http.Request) (string, error) {
+	if d := r.Header.Get("X-Test-Cert-DNI"); d != "" {
+		return d, nil
+	}
+	return "", errors.New("no certificate")
+}
+
+// TestCertificateSignIn: a request for high goes straight to certificate sign-in (the only
+// method that reaches it) and the assertion states high; at low, the sign-in page offers the
+// certificate next to the password; a valid certificate of an unregistered citizen, or none
+// at all, gets an error page and no assertion.
+func TestCertificateSignIn(t *testing.T) {
+	t.Parallel()
+	ti := newTestIdPWithDeps(t, nil, func(d *idp.Deps) { d.Certificates = fakeCerts{} })
+	sp := ti.newSP("sp-one", false, nil)
+
+	b := newBrowser(t)
+	b.c.Transport = headerTransport{"X-Test-Cert-DNI": citizenDNI}
+	p, id := ti.send(b, sp, request{binding: "redirect", mutate: minimum(loaHigh)})
+	if got := classRef(sp.accept(t, p.samlResponse(t), id)); got != loaHigh {
+		t.Errorf("certificate sign-in class = %q, want high", got)
+	}
+
+	p, _ = ti.send(newBrowser(t), sp, request{binding: "redirect"})
+	if p.form("username") == nil || !strings.Contains(p.body, "/login/cert?flow=") {
+		t.Errorf("the sign-in page at low does not offer the certificate: %.300s", p.body)
+	}
+
+	for name, dni := range map[string]string{"unregistered": "12345678Z", "no certificate": ""} {
+		b := newBrowser(t)
+		if dni != "" {
+			b.c.Transport = headerTransport{"X-Test-Cert-DNI": dni}
+		}
+		p, _ := ti.send(b, sp, request{binding: "redirect", mutate: minimum(loaHigh)})
+		if p.samlResponse(t) != nil || p.status < 400 || p.status >= 500 {
+			t.Errorf("%s: HTTP %d (assertion sent: %v), want a 4xx page and nothing sent", name, p.status, p.samlResponse(t) != nil)
+		}
+	}
+}
+
+// headerTransport adds headers to every request (the "certificate" of the fake).
+type headerTransport map[string]string
+
+func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	for k, v := range h {
+		r.Header.Set(k, v)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
