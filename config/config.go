@@ -190,6 +190,9 @@ type SP struct {
 	DefaultLevel string `mapstructure:"defaultLevel"`
 	// MaxRelayState overrides saml.maxRelayState.
 	MaxRelayState int `mapstructure:"maxRelayState"`
+	// ReauthenticateFrom: requests of this SP at this level or above never reuse the SSO
+	// session (SPID-style); "" always allows reuse.
+	ReauthenticateFrom string `mapstructure:"reauthenticateFrom"`
 }
 
 // Keys names the signing key and the secret files; "" paths are derived from DataDir.

@@ -247,6 +247,7 @@ func (c *Config) validateSPs(v *validator) {
 		}
 		v.oneOfOrEmpty(key+".nameIDFormat", sp.NameIDFormat, nameIDFormats()...)
 		v.oneOfOrEmpty(key+".defaultLevel", sp.DefaultLevel, levels()...)
+		v.oneOfOrEmpty(key+".reauthenticateFrom", sp.ReauthenticateFrom, levels()...)
 		if sp.MaxRelayState != 0 {
 			v.relayState(key+".maxRelayState", sp.MaxRelayState)
 		}

@@ -1,6 +1,7 @@
 package idp
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/ateaidp/atea/idp/dni"
 	"github.com/ateaidp/atea/idp/samlxml"
 	"github.com/ateaidp/atea/idp/store"
+	"github.com/ateaidp/atea/templates"
 )
 
 // CertSignIn reads the citizen's DNI/NIE from the verified client certificate of a request
@@ -70,7 +72,7 @@ func (s *Server) handleCertLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	if f.State != StateAwaitPassword && f.State != StateNew {
+	if f.State != StateAwaitPassword && f.State != StateNew && f.State != StateChooseMethod {
 		s.renderError(w, r, pageErr(http.StatusBadRequest, "error.flowexpired", fmt.Errorf("flow in state %s", f.State)))
 		return
 	}
@@ -111,4 +113,78 @@ func (s *Server) handleCertLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.issue(w, r, &f.Request, sess, lr)
+}
+
+// StateChooseMethod: several methods reach an acceptable level; the chooser is shown
+// (Cl@ve style: only the methods that can reach the requested level).
+const StateChooseMethod = "choose_method"
+
+// needsChooser reports whether the citizen must choose: the password (B@k, and B@kQ with its
+// second factor) and the certificate both reach an acceptable level.
+func (s *Server) needsChooser(p *store.PendingRequest) bool {
+	if s.deps.Certificates == nil {
+		return false
+	}
+	_, byPassword := pickLevel(p.Levels, max(authn.LevelLow, s.factorLevel()))
+	_, byCert := pickLevel(p.Levels, s.certLevel())
+	return byPassword && byCert
+}
+
+func (s *Server) renderChooser(w http.ResponseWriter, r *http.Request, f *store.Flow) {
+	lang := s.lang(r)
+	var methods []templates.MethodChoice
+	if lr, ok := pickLevel(f.Request.Levels, authn.LevelLow); ok {
+		methods = append(methods, templates.MethodChoice{ID: "password", LabelKey: "method.password.label", DescKey: "method.password.desc", LevelKey: "level." + lr.Level})
+	}
+	if l := s.factorLevel(); l > authn.LevelLow {
+		if lr, ok := pickLevel(f.Request.Levels, l); ok {
+			methods = append(methods, templates.MethodChoice{ID: "bakq", LabelKey: "method.bakq.label", DescKey: "method.bakq.desc", LevelKey: "level." + lr.Level})
+		}
+	}
+	if lr, ok := pickLevel(f.Request.Levels, s.certLevel()); ok {
+		methods = append(methods, templates.MethodChoice{ID: "cert", LabelKey: "method.cert.label", DescKey: "method.cert.desc", LevelKey: "level." + lr.Level})
+	}
+	s.render(w, r, http.StatusOK, templates.PageChoose, templates.ChoosePage{
+		Base: s.base(w, r, lang, f.ID), Action: "/login/choose", FlowID: f.ID, CSRF: s.csrfToken(*f),
+		SPName: s.displayName(f.Request.SPEntityID, lang), LevelKey: "level." + f.Request.Levels[0].Level, Methods: methods,
+	})
+}
+
+// handleChoose continues with the method the citizen chose: the password form (B@k, or the
+// first step of B@kQ) or certificate sign-in.
+func (s *Server) handleChoose(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFactorForm)
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, pageErr(http.StatusBadRequest, "error.badrequest", err))
+		return
+	}
+	f, err := s.loadFlow(r, r.PostForm.Get("flow"))
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(s.csrfToken(f))) != 1 {
+		s.renderError(w, r, pageErr(http.StatusForbidden, "error.csrf", errors.New("bad csrf token")))
+		return
+	}
+	if f.State != StateChooseMethod {
+		s.renderError(w, r, pageErr(http.StatusBadRequest, "error.flowexpired", fmt.Errorf("flow in state %s", f.State)))
+		return
+	}
+	switch r.PostForm.Get("method") {
+	case "cert":
+		http.Redirect(w, r, s.certURL(&f), http.StatusSeeOther)
+	case "password", "bakq":
+		updated, err := s.deps.Store.UpdateFlow(r.Context(), f.ID, func(cur store.Flow) (store.Flow, error) {
+			cur.State = StateAwaitPassword
+			return cur, nil
+		})
+		if err != nil {
+			s.renderError(w, r, fmt.Errorf("%w: %w", errUnavailable, err))
+			return
+		}
+		s.renderLogin(w, r, &updated, "", nil, "")
+	default:
+		s.renderChooser(w, r, &f)
+	}
 }

@@ -38,10 +38,19 @@ func TestCertificateSignIn(t *testing.T) {
 		t.Errorf("certificate sign-in class = %q, want high", got)
 	}
 
-	p, _ = ti.send(newBrowser(t), sp, request{binding: "redirect"})
-	if p.form("username") == nil || !strings.Contains(p.body, "/login/cert?flow=") {
-		t.Errorf("the sign-in page at low does not offer the certificate: %.300s", p.body)
+	// At low, password and certificate both qualify: the chooser lists them; choosing the
+	// password gives the sign-in form (which still links the certificate).
+	cb := newBrowser(t)
+	p, id = ti.send(cb, sp, request{binding: "redirect"})
+	f := p.form("csrf") // the chooser's one form; its buttons are name="method"
+	if f == nil || !strings.Contains(p.body, `name="method" value="password"`) || !strings.Contains(p.body, `value="cert"`) {
+		t.Fatalf("want the method chooser with password and certificate, got HTTP %d %.300s", p.status, p.body)
 	}
+	p = cb.submit(p, f, map[string]string{"method": "password"})
+	if p.form("username") == nil || !strings.Contains(p.body, "/login/cert?flow=") {
+		t.Fatalf("choosing the password: want the sign-in form offering the certificate too, got %.300s", p.body)
+	}
+	sp.accept(t, cb.login(p, citizenDNI, citizenPassword).samlResponse(t), id)
 
 	for name, dni := range map[string]string{"unregistered": "12345678Z", "no certificate": ""} {
 		b := newBrowser(t)

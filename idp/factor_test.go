@@ -206,3 +206,24 @@ func addBakQ(t *testing.T, ti *testIdP) {
 		t.Fatal(err)
 	}
 }
+
+// TestReauthPolicy: an SP whose policy forbids session reuse from substantial gets a fresh
+// authentication even with a substantial session; another SP reuses that session.
+func TestReauthPolicy(t *testing.T) {
+	t.Parallel()
+	ti := newTestIdPWithDeps(t, func(c *idp.Config) {
+		c.SPs["https://sp-two.test/saml/metadata"] = idp.SPSettings{ReauthFrom: authn.LevelSubstantial}
+	}, func(d *idp.Deps) { d.Factors = []authn.SecondFactor{&fakeCard{}} })
+	addBakQ(t, ti)
+	one, two := ti.newSP("sp-one", false, nil), ti.newSP("sp-two", false, nil)
+	b := newBrowser(t)
+	p, id := ti.send(b, one, request{binding: "redirect", mutate: minimum(loaSubstantial)})
+	p = b.login(p, bakqDNI, citizenPassword)
+	one.accept(t, b.submit(p, p.form("cell_B3"), map[string]string{"cell_B3": "123", "cell_D1": "456"}).samlResponse(t), id)
+	p, _ = ti.send(b, two, request{binding: "redirect", mutate: minimum(loaSubstantial)})
+	if p.form("username") == nil {
+		t.Errorf("sp-two (reauthenticateFrom substantial) reused the session: HTTP %d", p.status)
+	}
+	p, id = ti.send(b, one, request{binding: "redirect", mutate: minimum(loaSubstantial)})
+	one.accept(t, p.samlResponse(t), id)
+}

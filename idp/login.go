@@ -35,6 +35,9 @@ func (s *Server) handleLoginGet(w http.ResponseWriter, r *http.Request) {
 	case StateNew:
 		s.dispatch(w, r, &f, true)
 		return
+	case StateChooseMethod:
+		s.renderChooser(w, r, &f)
+		return
 	case StateAwaitSecondFactor:
 		// A reload (or a language switch) shows the same challenge again.
 		user, err := s.deps.Directory.GetByID(r.Context(), f.PendingUser)

@@ -75,6 +75,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	case templates.UpgradePage:
 		p.Nonce = nonce
 		data = p
+	case templates.ChoosePage:
+		p.Nonce = nonce
+		data = p
 	}
 	var buf bytes.Buffer
 	var err error

@@ -72,6 +72,10 @@ type SPSettings struct {
 	RequireSignedRequests bool
 	DefaultLevel          authn.Level // LevelNone inherits
 	MaxRelayState         int         // 0 inherits
+	// ReauthFrom makes every request of this SP whose weakest acceptable level is at least
+	// this one authenticate afresh, never reusing the SSO session (SPID-style policy for
+	// levels 2 and 3); LevelNone allows reuse.
+	ReauthFrom authn.Level
 }
 
 // Directory is what the IdP needs of the user directory.
@@ -239,6 +243,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /login", s.handleLoginPost)
 	m.HandleFunc("POST /login/factor", s.handleFactorPost)
 	m.HandleFunc("GET /login/cert", s.handleCertLogin)
+	m.HandleFunc("POST /login/choose", s.handleChoose)
 	m.HandleFunc("POST /login/factor/resend", s.handleFactorResend)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	m.HandleFunc("GET /readyz", s.handleReady)

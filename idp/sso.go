@@ -211,7 +211,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, f *store.Flow,
 		s.fail(w, r, p, fmt.Errorf("%w: %w", errUnavailable, err))
 		return
 	}
-	if err == nil && !p.ForceAuthn {
+	if err == nil && !p.ForceAuthn && !s.mustReauthenticate(p) {
 		have, _ := authn.ParseLevel(sess.Level)
 		if lr, ok := pickLevel(p.Levels, have); ok {
 			if stored {
@@ -244,6 +244,26 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, f *store.Flow,
 		http.Redirect(w, r, s.certURL(f), http.StatusSeeOther)
 		return
 	}
+	if s.needsChooser(p) {
+		if !stored {
+			if err := s.createFlow(w, r, f, StateChooseMethod); err != nil {
+				s.fail(w, r, p, err)
+				return
+			}
+		} else if f.State != StateChooseMethod {
+			updated, err := s.deps.Store.UpdateFlow(r.Context(), f.ID, func(cur store.Flow) (store.Flow, error) {
+				cur.State = StateChooseMethod
+				return cur, nil
+			})
+			if err != nil {
+				s.fail(w, r, p, fmt.Errorf("%w: %w", errUnavailable, err))
+				return
+			}
+			*f = updated
+		}
+		s.renderChooser(w, r, f)
+		return
+	}
 	if !stored {
 		if err := s.createFlow(w, r, f, StateAwaitPassword); err != nil {
 			s.fail(w, r, p, err)
@@ -266,3 +286,14 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, f *store.Flow,
 // spName is what the sign-in page calls the service: its metadata display name when there is
 // one, else the entityID.
 func spName(sp *metadata.SP, lang string) string { return sp.DisplayName(lang) }
+
+// mustReauthenticate reports whether the SP's policy forbids reusing the session for this
+// request (SPSettings.ReauthFrom).
+func (s *Server) mustReauthenticate(p *store.PendingRequest) bool {
+	from := s.spSettings(p.SPEntityID).ReauthFrom
+	if from == authn.LevelNone || len(p.Levels) == 0 {
+		return false
+	}
+	weakest, err := authn.ParseLevel(p.Levels[0].Level)
+	return err == nil && weakest >= from
+}

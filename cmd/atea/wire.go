@@ -38,10 +38,14 @@ func idpConfig(c *config.Config) (idp.Config, error) {
 		if err != nil {
 			return idp.Config{}, err
 		}
+		reauth, err := lvl(fmt.Sprintf("serviceProviders[%d].reauthenticateFrom", i), sp.ReauthenticateFrom)
+		if err != nil {
+			return idp.Config{}, err
+		}
 		sps[sp.EntityID] = idp.SPSettings{
 			Sign: sp.Sign, EncryptAssertions: sp.EncryptAssertions, Encryption: sp.Encryption,
 			NameIDFormat: sp.NameIDFormat, Attributes: sp.Attributes, RequireSignedRequests: sp.RequireSignedRequests,
-			DefaultLevel: l, MaxRelayState: sp.MaxRelayState,
+			DefaultLevel: l, MaxRelayState: sp.MaxRelayState, ReauthFrom: reauth,
 		}
 	}
 	return idp.Config{
