@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ateaidp/atea/idp/authn"
+	"github.com/ateaidp/atea/idp/samlxml"
 	"github.com/ateaidp/atea/idp/store"
 	"github.com/ateaidp/atea/idp/store/memstore"
 	"github.com/ateaidp/atea/metadata"
@@ -198,7 +199,8 @@ type Verdict struct {
 type decodedInput struct {
 	kind    string
 	http    *http.Request
-	raw     []byte // the AuthnRequest XML
+	form    url.Values // the POST form, parsed from a copy of the body
+	raw     []byte     // the AuthnRequest XML
 	params  *xmlsig.RedirectParams
 	binding string
 	req     authnRequest
@@ -240,7 +242,7 @@ func (s *Server) Explain(ctx context.Context, input string) (Explanation, error)
 	if d.params != nil {
 		ex.HasRelayState = d.params.HasRelay
 	} else {
-		ex.HasRelayState = d.http.PostForm.Has("RelayState")
+		ex.HasRelayState = d.form.Has("RelayState")
 	}
 	ex.Signature = s.explainSignature(d, sp, set, readErr)
 	ex.ACS = explainACS(&req, sp)
@@ -275,8 +277,9 @@ func (s *Server) decodeExplainInput(ctx context.Context, input string) (*decoded
 	switch {
 	case strings.HasPrefix(v, "<"):
 		d.kind = InputXML
-		d.http, err = postRequest(ctx, "SAMLRequest="+url.QueryEscape(base64.StdEncoding.EncodeToString([]byte(v))))
-	case strings.Contains(v, "://") || strings.HasPrefix(v, "/"):
+		d.http, d.form, err = postRequest(ctx, "SAMLRequest="+url.QueryEscape(base64.StdEncoding.EncodeToString([]byte(v))))
+	case strings.Contains(v, "://") || strings.HasPrefix(v, "/") && strings.Contains(v, "?"):
+		// Neither ":" nor "?" is in the base64 alphabet, so no SAMLRequest value looks like this.
 		u, perr := url.Parse(v)
 		if perr != nil {
 			return nil, fmt.Errorf("%w: URL: %w", ErrUndecodable, perr)
@@ -295,7 +298,7 @@ func (s *Server) decodeExplainInput(ctx context.Context, input string) (*decoded
 		if p, perr := xmlsig.ParseRedirectQuery(q); perr == nil && p.IsRequest && !p.Signed() {
 			if b, berr := base64.StdEncoding.DecodeString(stripSpace(p.Message)); berr == nil && looksLikeXML(b) {
 				d.kind = InputPOSTForm
-				d.http, err = postRequest(ctx, q)
+				d.http, d.form, err = postRequest(ctx, q)
 			}
 		}
 	default:
@@ -312,7 +315,7 @@ func (s *Server) decodeExplainInput(ctx context.Context, input string) (*decoded
 		}
 		if looksLikeXML(b) {
 			d.kind = InputPOSTValue
-			d.http, err = postRequest(ctx, "SAMLRequest="+url.QueryEscape(val))
+			d.http, d.form, err = postRequest(ctx, "SAMLRequest="+url.QueryEscape(val))
 		} else {
 			d.kind = InputRedirectValue
 			d.http, err = getRequest(ctx, "SAMLRequest="+url.QueryEscape(val))
@@ -350,8 +353,7 @@ func (s *Server) decodeMessage(d *decodedInput) error {
 		d.params = p
 	} else {
 		d.binding = bindingPOST
-		// Parsed from a copy: readAuthnRequest reads the body again.
-		body := d.http.PostForm
+		body := d.form
 		vals := body["SAMLRequest"]
 		if len(vals) != 1 || len(body["RelayState"]) > 1 {
 			return errors.New("SAMLRequest missing or repeated")
@@ -387,20 +389,19 @@ func getRequest(ctx context.Context, rawQuery string) (*http.Request, error) {
 	return r, nil
 }
 
-// postRequest builds the form POST; PostForm is parsed from a copy of the body so that the
-// request handed to readAuthnRequest still has its whole body.
-func postRequest(ctx context.Context, body string) (*http.Request, error) {
+// postRequest builds the form POST and parses the form from a copy of the body: the request
+// handed to readAuthnRequest keeps its whole body and parses it itself, with its own limit.
+func postRequest(ctx context.Context, body string) (*http.Request, url.Values, error) {
 	vals, err := url.ParseQuery(body)
 	if err != nil {
-		return nil, fmt.Errorf("form: %w", err)
+		return nil, nil, fmt.Errorf("form: %w", err)
 	}
 	r, err := http.NewRequestWithContext(ctx, http.MethodPost, "/saml/sso", strings.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r.PostForm = vals
-	return r, nil
+	return r, vals, nil
 }
 
 func looksLikeXML(b []byte) bool {
@@ -600,7 +601,7 @@ func anyQualifies(ms []MethodLevel) bool {
 func (s *Server) dryRunValidate(ctx context.Context, in *inbound, ex *Explanation) Verdict {
 	deps := s.deps
 	scratch := memstore.New(s.now)
-	defer scratch.Close()
+	defer func() { _ = scratch.Close() }()
 	deps.Store = scratch
 	twin, err := New(s.cfg, deps)
 	if err != nil {
@@ -611,7 +612,7 @@ func (s *Server) dryRunValidate(ctx context.Context, in *inbound, ex *Explanatio
 		return verdictOf(err)
 	}
 	if p.IsPassive {
-		return Verdict{Status: shortStatus(samlStatusResponder), SubStatus: "NoPassive",
+		return Verdict{Status: shortStatus(samlxml.StatusResponder), SubStatus: shortStatus(samlxml.StatusNoPassive),
 			Reason: "IsPassive: no sign-in is shown; an existing SSO session at an acceptable level is answered, otherwise Responder/NoPassive"}
 	}
 	var names []string
@@ -639,8 +640,6 @@ func (s *Server) dryRunValidate(ctx context.Context, in *inbound, ex *Explanatio
 	}
 	return v
 }
-
-const samlStatusResponder = "urn:oasis:names:tc:SAML:2.0:status:Responder"
 
 // verdictOf turns the error of readAuthnRequest or validate into the answer the SP or the
 // browser would get.
