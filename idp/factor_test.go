@@ -3,6 +3,8 @@ package idp_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/ateaidp/atea/idp"
 	"github.com/ateaidp/atea/idp/authn"
+	"github.com/ateaidp/atea/idp/authn/coordcard"
 	"github.com/ateaidp/atea/idp/authn/smsotp"
 	"github.com/ateaidp/atea/idp/authn/smsotp/smsotptest"
 	"github.com/ateaidp/atea/idp/directory"
@@ -226,4 +229,111 @@ func TestReauthPolicy(t *testing.T) {
 	}
 	p, id = ti.send(b, one, request{binding: "redirect", mutate: minimum(loaSubstantial)})
 	one.accept(t, p.samlResponse(t), id)
+}
+
+// TestSMSFlowErrors runs the real SMS factor through the pages: a wrong code shows the page
+// again with an alert; "I did not receive the code" before the cooldown says to wait, after
+// it sends a new code and the old one no longer works; too many wrong codes end the code.
+func TestSMSFlowErrors(t *testing.T) {
+	t.Parallel()
+	rec := &smsotptest.Recorder{}
+	clock := &testClock{t: time.Now()}
+	ti := newTestIdPWithDeps(t, nil, func(d *idp.Deps) {
+		m, err := smsotp.New(smsotp.Config{}, bytes.Repeat([]byte{9}, 32), d.Store, d.Store, rec, clock.Now, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Factors = []authn.SecondFactor{m}
+	})
+	addBakQ(t, ti)
+	sp := ti.newSP("sp-one", false, nil)
+	const phone = "+34600123707"
+	b := newBrowser(t)
+	p, id := ti.send(b, sp, request{binding: "redirect", mutate: minimum(loaSubstantial)})
+	p = b.login(p, bakqDNI, citizenPassword)
+	first, _ := rec.LastCode(phone)
+	wrong := b.submit(p, p.form("code"), map[string]string{"code": "0000"})
+	if first[3:] == "0000" || wrong.form("code") == nil || alertText(wrong) == "" {
+		t.Fatalf("wrong code: want the SMS page with an alert, got HTTP %d", wrong.status)
+	}
+	resendForm := func(pg *page) *form {
+		for i := range pg.forms {
+			if strings.HasSuffix(pg.forms[i].action, "/login/factor/resend") {
+				return &pg.forms[i]
+			}
+		}
+		t.Fatalf("no resend form on the SMS page")
+		return nil
+	}
+	early := b.submit(wrong, resendForm(wrong), nil)
+	if rec.Count(phone) != 1 || alertText(early) == "" {
+		t.Errorf("resend before the cooldown: %d SMS sent, alert %q; want 1 and a message", rec.Count(phone), alertText(early))
+	}
+	clock.Advance(2 * time.Minute)
+	resent := b.submit(early, resendForm(early), nil)
+	second, _ := rec.LastCode(phone)
+	if rec.Count(phone) != 2 || second == first || resent.form("code") == nil {
+		t.Fatalf("resend after the cooldown: %d SMS, new code %v", rec.Count(phone), second != first)
+	}
+	old := b.submit(resent, resent.form("code"), map[string]string{"code": first[3:]})
+	if old.samlResponse(t) != nil {
+		t.Fatal("the first code still worked after a resend")
+	}
+	a := sp.accept(t, b.submit(old, old.form("code"), map[string]string{"code": second[3:]}).samlResponse(t), id)
+	if got := classRef(a); got != loaSubstantial {
+		t.Errorf("class = %q", got)
+	}
+}
+
+// TestCardLockThroughPages runs the real coordinate card: three wrong answers block it and the
+// citizen gets a page saying so, not an assertion.
+func TestCardLockThroughPages(t *testing.T) {
+	t.Parallel()
+	var card *coordcard.Method
+	ti := newTestIdPWithDeps(t, nil, func(d *idp.Deps) {
+		m, err := coordcard.New(coordcard.Config{}, bytes.Repeat([]byte{5}, 32), d.Directory.(*directory.Directory))
+		if err != nil {
+			t.Fatal(err)
+		}
+		card = m
+		d.Factors = []authn.SecondFactor{m}
+	})
+	addBakQ(t, ti)
+	u, err := ti.dir.Get(t.Context(), bakqDNI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := card.Issue(t.Context(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := ti.newSP("sp-one", false, nil)
+	b := newBrowser(t)
+	p, _ := ti.send(b, sp, request{binding: "redirect", mutate: minimum(loaSubstantial)})
+	p = b.login(p, bakqDNI, citizenPassword)
+	for i := 0; i < 3; i++ {
+		f := p.form("csrf")
+		if f == nil {
+			t.Fatalf("attempt %d: no card form (HTTP %d)", i, p.status)
+		}
+		set := map[string]string{}
+		for name := range f.inputs {
+			if pos, ok := strings.CutPrefix(name, "cell_"); ok {
+				v := c.Cells[pos]
+				set[name] = fmt.Sprintf("%03d", (atoi(v)+1)%1000) // wrong on purpose
+			}
+		}
+		p = b.submit(p, f, set)
+	}
+	if p.samlResponse(t) != nil || p.status != http.StatusForbidden {
+		t.Errorf("after 3 wrong answers: HTTP %d (assertion %v), want 403 and no assertion", p.status, p.samlResponse(t) != nil)
+	}
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
 }
