@@ -175,8 +175,10 @@ func (s *Server) handleChoose(w http.ResponseWriter, r *http.Request) {
 	case "cert":
 		http.Redirect(w, r, s.certURL(&f), http.StatusSeeOther)
 	case "password", "bakq":
+		chosen := r.PostForm.Get("method")
 		updated, err := s.deps.Store.UpdateFlow(r.Context(), f.ID, func(cur store.Flow) (store.Flow, error) {
 			cur.State = StateAwaitPassword
+			cur.Chosen = chosen
 			return cur, nil
 		})
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ateaidp/atea/idp"
+	"github.com/ateaidp/atea/idp/authn"
 )
 
 const loaHigh = "http://eidas.europa.eu/LoA/high"
@@ -73,4 +74,31 @@ func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Header.Set(k, v)
 	}
 	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestChooseBakQ: choosing B@kQ in the chooser for a request that low would satisfy runs the
+// second factor, and the assertion states what was reached (minimum low → substantial).
+func TestChooseBakQ(t *testing.T) {
+	t.Parallel()
+	ti := newTestIdPWithDeps(t, nil, func(d *idp.Deps) {
+		d.Certificates = fakeCerts{}
+		d.Factors = []authn.SecondFactor{&fakeCard{}}
+	})
+	addBakQ(t, ti)
+	sp := ti.newSP("sp-one", false, nil)
+	b := newBrowser(t)
+	p, id := ti.send(b, sp, request{binding: "redirect", mutate: minimum(loaLow)})
+	if !strings.Contains(p.body, `name="method" value="bakq"`) {
+		t.Fatalf("the chooser does not offer B@kQ: %.300s", p.body)
+	}
+	p = b.submit(p, p.form("csrf"), map[string]string{"method": "bakq"})
+	p = b.login(p, bakqDNI, citizenPassword)
+	f := p.form("cell_B3")
+	if f == nil {
+		t.Fatalf("after choosing B@kQ and the password, want the card page; got HTTP %d", p.status)
+	}
+	a := sp.accept(t, b.submit(p, f, map[string]string{"cell_B3": "123", "cell_D1": "456"}).samlResponse(t), id)
+	if got := classRef(a); got != loaSubstantial {
+		t.Errorf("class = %q, want substantial (what was reached)", got)
+	}
 }

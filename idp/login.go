@@ -171,8 +171,9 @@ func (s *Server) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	s.audit.InfoContext(ctx, "login_succeeded", "event", "login_succeeded", "user", dni.Mask(id), "user_id", user.ID, "level", level.String(), "sp", f.Request.SPEntityID)
 	lr, ok := pickLevel(f.Request.Levels, level)
-	if !ok {
-		// B@k is not enough for this SP: the same flow continues with the second factor.
+	if !ok || f.Chosen == "bakq" {
+		// B@k is not enough for this SP, or the citizen chose B@kQ in the chooser: the same
+		// flow continues with the second factor.
 		s.stepUp(w, r, &f, true, sess)
 		return
 	}

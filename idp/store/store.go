@@ -67,6 +67,8 @@ type Flow struct {
 	PendingUser string `json:"pendingUser,omitempty"`
 	// FactorMethod is the ID of the second factor the flow runs ("coordcard", "smsotp").
 	FactorMethod string `json:"factorMethod,omitempty"`
+	// Chosen is the method the citizen picked in the chooser ("password", "bakq", "cert").
+	Chosen string `json:"chosen,omitempty"`
 	// Factor is the state of the flow's one-time second-factor challenge (the SMS code).
 	Factor FactorState `json:"factor,omitempty"`
 	// Request is the AuthnRequest the flow will answer.
