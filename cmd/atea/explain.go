@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -162,7 +163,13 @@ func looksLikeValue(s string) bool {
 // store, and the signing key and secrets are throwaway ones, since nothing is signed or
 // stored and the installation's private key need not be readable.
 func explainServer(ctx context.Context, cfg *config.Config, stderr io.Writer) (*idp.Server, error) {
-	logger := newLogger(cfg, stderr)
+	// Only problems: the report is the output, the metadata loader's progress is noise.
+	quiet := *cfg
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(cfg.Log.Level)); err != nil || lvl < slog.LevelWarn {
+		quiet.Log.Level = "warn"
+	}
+	logger := newLogger(&quiet, stderr)
 	sps := metadata.NewDirSource(metadata.DirOptions{Dir: cfg.SPMetadataDir(), Interval: cfg.SPMetadata.PollInterval, Logger: logger})
 	if err := sps.Refresh(ctx); err != nil {
 		fmt.Fprintf(stderr, "atea: warning: sp metadata %s: %v\n", cfg.SPMetadataDir(), err)
@@ -337,15 +344,15 @@ func printExplanation(w io.Writer, ex idp.Explanation) error {
 	}
 
 	fmt.Fprintln(tw, "Methods")
-	any := false
+	qualified := false
 	for _, m := range ex.Methods {
 		mark := "✗ does not reach an acceptable level"
 		if m.Qualifies {
-			mark, any = "✓ qualifies, states "+m.States, true
+			mark, qualified = "✓ qualifies, states "+m.States, true
 		}
 		line("  "+m.Method, "%s, %s: %s", m.Name, m.Level, mark)
 	}
-	if !any {
+	if !qualified {
 		line("  qualifying", "none%s", problem(ex.LevelProblem))
 	}
 

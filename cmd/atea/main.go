@@ -41,6 +41,7 @@ Usage:
   atea check-config   load and validate a configuration file
   atea metadata       export Atea's IdP metadata
   atea user           add, show, list and unlock citizens
+  atea explain        explain an AuthnRequest: SP, level asked for, methods that qualify, verdict
   atea bench sso      measure single sign-on throughput and CPU
 
 Run 'atea COMMAND --help' for a command's flags.
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdUser(ctx, args[1:], stdin, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, args[1:], stdout, stderr)
+	case "explain":
+		return cmdExplain(ctx, args[1:], stdin, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
