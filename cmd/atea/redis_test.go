@@ -253,7 +253,7 @@ func (s *cliSP) requestURL(t *testing.T, instance string) string {
 	return u.String()
 }
 
-func (s *cliSP) accept(t *testing.T, p fetched) {
+func (s *cliSP) accept(t *testing.T, p fetched) *saml.Assertion {
 	t.Helper()
 	m := reSAMLResponse.FindStringSubmatch(p.body)
 	if m == nil {
@@ -263,13 +263,15 @@ func (s *cliSP) accept(t *testing.T, p fetched) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.sp.ParseXMLResponse(x, s.ids, s.sp.AcsURL); err != nil {
+	a, err := s.sp.ParseXMLResponse(x, s.ids, s.sp.AcsURL)
+	if err != nil {
 		var ire *saml.InvalidResponseError
 		if errors.As(err, &ire) {
 			err = ire.PrivateErr
 		}
 		t.Fatalf("SP %s refused the response: %v", s.sp.EntityID, err)
 	}
+	return a
 }
 
 // waitKnown waits until the instance serves requests of sp (its metadata file is loaded).
