@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -283,6 +284,17 @@ func TestSMSFlowErrors(t *testing.T) {
 	if got := classRef(a); got != loaSubstantial {
 		t.Errorf("class = %q", got)
 	}
+
+	// An expired code is refused with its own message; a resend gets the citizen through.
+	b2 := newBrowser(t)
+	p, _ = ti.send(b2, sp, request{binding: "redirect", mutate: minimum(loaSubstantial), sign: false})
+	p = b2.login(p, bakqDNI, citizenPassword)
+	code, _ := rec.LastCode(phone)
+	clock.Advance(6 * time.Minute)
+	late := b2.submit(p, p.form("code"), map[string]string{"code": code[3:]})
+	if late.samlResponse(t) != nil || late.form("code") == nil || alertText(late) == "" || alertText(late) == alertText(wrong) {
+		t.Errorf("expired code: want the SMS page with the expiry message (not the wrong-code one), got HTTP %d alert %q", late.status, alertText(late))
+	}
 }
 
 // TestCardLockThroughPages runs the real coordinate card: three wrong answers block it and the
@@ -311,6 +323,28 @@ func TestCardLockThroughPages(t *testing.T) {
 	b := newBrowser(t)
 	p, _ := ti.send(b, sp, request{binding: "redirect", mutate: minimum(loaSubstantial)})
 	p = b.login(p, bakqDNI, citizenPassword)
+	// The challenge is fixed for the account: a reload, and a new flow in another browser,
+	// ask for the same cells.
+	cells := func(pg *page) []string {
+		var out []string
+		if f := pg.form("csrf"); f != nil {
+			for name := range f.inputs {
+				if pos, ok := strings.CutPrefix(name, "cell_"); ok {
+					out = append(out, pos)
+				}
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	asked := cells(p)
+	reload := b.get(ti.url + "/login?flow=" + p.form("csrf").fields.Get("flow"))
+	ob := newBrowser(t)
+	op, _ := ti.send(ob, sp, request{binding: "redirect", mutate: minimum(loaSubstantial)})
+	other := cells(ob.login(op, bakqDNI, citizenPassword))
+	if len(asked) != 2 || !slices.Equal(cells(reload), asked) || !slices.Equal(other, asked) {
+		t.Errorf("card cells asked: %v, after reload %v, in another flow %v; want the same two", asked, cells(reload), other)
+	}
 	for i := 0; i < 3; i++ {
 		f := p.form("csrf")
 		if f == nil {
