@@ -80,6 +80,8 @@ type CoordCard struct {
 	Ask int `mapstructure:"ask"`
 	// MaxFailures blocks the card after this many consecutive wrong answers.
 	MaxFailures int `mapstructure:"maxFailures"`
+	// Level overrides secondFactors.level for the card ("" inherits).
+	Level string `mapstructure:"level"`
 }
 
 // SMS configures the SMS code (seed 001: the screen shows the first digits, the citizen types
@@ -100,6 +102,8 @@ type SMS struct {
 	// LockAfter wrong codes within LockWindow block the SMS factor of the account.
 	LockAfter  int           `mapstructure:"lockAfter"`
 	LockWindow time.Duration `mapstructure:"lockWindow"`
+	// Level overrides secondFactors.level for the SMS code ("" inherits).
+	Level string `mapstructure:"level"`
 }
 
 // Sender configures message delivery: outbox (a file in the data directory: the embedded

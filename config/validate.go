@@ -427,6 +427,8 @@ func (c *Config) validateFactors(v *validator) {
 		seen[id] = true
 	}
 	v.oneOf("secondFactors.level", f.Level, "low", "substantial")
+	v.oneOfOrEmpty("secondFactors.coordCard.level", f.CoordCard.Level, "low", "substantial")
+	v.oneOfOrEmpty("secondFactors.sms.level", f.SMS.Level, "low", "substantial")
 	if f.CoordCard.Enabled {
 		v.intIn("secondFactors.coordCard.digits", f.CoordCard.Digits, 2, 6)
 		v.intIn("secondFactors.coordCard.ask", f.CoordCard.Ask, 1, 4)

@@ -20,8 +20,6 @@ import (
 	"github.com/ateaidp/atea/config"
 	"github.com/ateaidp/atea/idp"
 	"github.com/ateaidp/atea/idp/authn"
-	"github.com/ateaidp/atea/idp/authn/coordcard"
-	"github.com/ateaidp/atea/idp/authn/smsotp"
 	"github.com/ateaidp/atea/idp/directory"
 	"github.com/ateaidp/atea/idp/keys"
 	"github.com/ateaidp/atea/idp/samlxml"
@@ -216,25 +214,13 @@ func explainServer(ctx context.Context, cfg *config.Config, stderr io.Writer) (*
 // same level, as descriptions: Explain needs only their ID and level, and the real methods
 // need the directory and a message sender. TestExplainFactorsMatchServe keeps the two in step.
 func explainFactors(cfg *config.Config) ([]authn.SecondFactor, error) {
-	f := cfg.Factors
-	level, err := authn.ParseLevel(f.Level)
+	specs, err := configuredFactors(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("secondFactors.level: %w", err)
+		return nil, err
 	}
-	var out []authn.SecondFactor
-	for _, id := range f.Order {
-		switch id {
-		case coordcard.ID:
-			if f.CoordCard.Enabled {
-				out = append(out, describedFactor{id: id, level: level})
-			}
-		case smsotp.ID:
-			if f.SMS.Enabled {
-				out = append(out, describedFactor{id: id, level: level})
-			}
-		default:
-			return nil, fmt.Errorf("secondFactors.order: unknown factor %q", id)
-		}
+	out := make([]authn.SecondFactor, 0, len(specs))
+	for _, f := range specs {
+		out = append(out, describedFactor{id: f.id, level: f.level})
 	}
 	return out, nil
 }

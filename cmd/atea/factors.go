@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"time"
@@ -14,29 +15,59 @@ import (
 	"github.com/ateaidp/atea/idp/store"
 )
 
+// factorSpec is one enabled second factor: its ID and the level it reaches.
+type factorSpec struct {
+	id    string
+	level authn.Level
+}
+
+// configuredFactors lists the enabled second factors in the configured order of preference,
+// each with its level (its own setting, else secondFactors.level). serve and explain both
+// read the configuration through it.
+func configuredFactors(cfg *config.Config) ([]factorSpec, error) {
+	f := cfg.Factors
+	var out []factorSpec
+	for _, id := range f.Order {
+		var enabled bool
+		var own, key string
+		switch id {
+		case coordcard.ID:
+			enabled, own, key = f.CoordCard.Enabled, f.CoordCard.Level, "secondFactors.coordCard.level"
+		case smsotp.ID:
+			enabled, own, key = f.SMS.Enabled, f.SMS.Level, "secondFactors.sms.level"
+		default:
+			return nil, fmt.Errorf("secondFactors.order: unknown factor %q", id)
+		}
+		if !enabled {
+			continue
+		}
+		l, err := authn.ParseLevel(cmp.Or(own, f.Level))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		out = append(out, factorSpec{id: id, level: l})
+	}
+	return out, nil
+}
+
 // buildFactors makes the enabled B@kQ second factors in the configured order of preference.
 // It also returns the coordinate card method (nil when disabled), which issues cards.
 func buildFactors(cfg *config.Config, secrets *keys.Secrets, dir *directory.Directory, st store.Store, log *slog.Logger) ([]authn.SecondFactor, *coordcard.Method, error) {
-	f := cfg.Factors
-	level, err := authn.ParseLevel(f.Level)
+	specs, err := configuredFactors(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("secondFactors.level: %w", err)
+		return nil, nil, err
 	}
 	card, err := newCardMethod(cfg, secrets, dir)
 	if err != nil {
 		return nil, nil, err
 	}
+	f := cfg.Factors
 	var out []authn.SecondFactor
-	for _, id := range f.Order {
-		switch id {
+	for _, spec := range specs {
+		switch spec.id {
 		case coordcard.ID:
-			if card != nil {
-				out = append(out, card)
-			}
+			out = append(out, card)
 		case smsotp.ID:
-			if !f.SMS.Enabled {
-				continue
-			}
 			sender, err := newSender(cfg, log)
 			if err != nil {
 				return nil, nil, err
@@ -47,14 +78,12 @@ func buildFactors(cfg *config.Config, secrets *keys.Secrets, dir *directory.Dire
 			}
 			m, err := smsotp.New(smsotp.Config{
 				Digits: f.SMS.Digits, Shown: shown, MaxAttempts: f.SMS.MaxAttempts, MaxSends: f.SMS.MaxSends,
-				LockAfter: f.SMS.LockAfter, TTL: f.SMS.TTL, Cooldown: f.SMS.Cooldown, LockWindow: f.SMS.LockWindow, Level: level,
+				LockAfter: f.SMS.LockAfter, TTL: f.SMS.TTL, Cooldown: f.SMS.Cooldown, LockWindow: f.SMS.LockWindow, Level: spec.level,
 			}, secrets.OTP, st, st, sender, time.Now, log.With("method", smsotp.ID))
 			if err != nil {
 				return nil, nil, fmt.Errorf("secondFactors.sms: %w", err)
 			}
 			out = append(out, m)
-		default:
-			return nil, nil, fmt.Errorf("secondFactors.order: unknown factor %q", id)
 		}
 	}
 	return out, card, nil
@@ -67,9 +96,9 @@ func newCardMethod(cfg *config.Config, secrets *keys.Secrets, dir *directory.Dir
 	if !c.Enabled {
 		return nil, nil
 	}
-	level, err := authn.ParseLevel(cfg.Factors.Level)
+	level, err := authn.ParseLevel(cmp.Or(c.Level, cfg.Factors.Level))
 	if err != nil {
-		return nil, fmt.Errorf("secondFactors.level: %w", err)
+		return nil, fmt.Errorf("secondFactors.coordCard.level: %w", err)
 	}
 	m, err := coordcard.New(coordcard.Config{Digits: c.Digits, Ask: c.Ask, MaxFailures: c.MaxFailures, Level: level}, secrets.Cards, dir)
 	if err != nil {
