@@ -2,12 +2,9 @@ package redisstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/ateaidp/atea/idp/store"
 )
@@ -60,7 +57,7 @@ func (st *Store) Count(ctx context.Context, key string) (int64, error) {
 	var n int64
 	err := st.do(ctx, "count", func(ctx context.Context) error {
 		raw, err := st.c.Get(ctx, st.key(kindCounter, key)).Result()
-		if errors.Is(err, redis.Nil) {
+		if isMiss(err) {
 			return nil
 		}
 		if err != nil {

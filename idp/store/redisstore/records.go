@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -99,7 +98,7 @@ func get[T any](ctx context.Context, st *Store, r record[T], id string) (T, erro
 	now := st.now()
 	key := st.key(r.kind, id)
 	raw, err := st.c.Get(ctx, key).Bytes()
-	if errors.Is(err, redis.Nil) {
+	if isMiss(err) {
 		return zero, store.ErrNotFound
 	}
 	if err != nil {
@@ -133,7 +132,7 @@ func update[T any](ctx context.Context, st *Store, r record[T], id string, fn fu
 	now := st.now()
 	key := st.key(r.kind, id)
 	raw, err := st.c.Get(ctx, key).Bytes()
-	if errors.Is(err, redis.Nil) {
+	if isMiss(err) {
 		return zero, store.ErrNotFound
 	}
 	if err != nil {
@@ -254,7 +253,7 @@ func (st *Store) ListSessionsBySubject(ctx context.Context, userID string) ([]st
 		r := sessionRecord()
 		for i, cmd := range cmds {
 			raw, err := cmd.Bytes()
-			if errors.Is(err, redis.Nil) {
+			if isMiss(err) {
 				continue
 			}
 			if err != nil {

@@ -260,6 +260,11 @@ func done(ctx context.Context) error {
 // client), and the server replies of a store that is loading, failing over, down, full, or
 // that does not accept our credentials.
 func unavailable(err error) bool {
+	if !isMiss(err) && errors.Is(err, redis.Nil) {
+		// A wrapped redis.Nil is not a reply: go-redis wraps it when, for example, no
+		// sentinel knows the master ("all sentinels … are unreachable: redis: nil").
+		return true
+	}
 	var reply redis.Error
 	if !errors.As(err, &reply) {
 		return true
@@ -269,4 +274,12 @@ func unavailable(err error) bool {
 		redis.IsMasterDownError(err) || redis.IsMaxClientsError(err) ||
 		redis.IsOOMError(err) || redis.IsNoReplicasError(err) ||
 		redis.IsAuthError(err) || redis.IsPermissionError(err)
+}
+
+// isMiss reports whether err is go-redis's "no such key" reply. It must be the bare redis.Nil:
+// go-redis also wraps redis.Nil inside connection errors (no sentinel knows the master), and
+// reading those as "missing" would turn an outage into "not found" — a lockout counter of 0,
+// a session that is not there — instead of failing closed with ErrUnavailable.
+func isMiss(err error) bool {
+	return err == redis.Nil //nolint:errorlint // the bare reply only, see above
 }
