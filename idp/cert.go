@@ -144,7 +144,7 @@ func (s *Server) renderChooser(w http.ResponseWriter, r *http.Request, f *store.
 	if lr, ok := pickLevel(f.Request.Levels, s.certLevel()); ok {
 		methods = append(methods, templates.MethodChoice{ID: "cert", LabelKey: "method.cert.label", DescKey: "method.cert.desc", LevelKey: "level." + lr.Level})
 	}
-	s.render(w, r, http.StatusOK, templates.PageChoose, templates.ChoosePage{
+	s.render(w, r, http.StatusOK, templates.PageChoose, &templates.ChoosePage{
 		Base: s.base(w, r, lang, f.ID), Action: "/login/choose", FlowID: f.ID, CSRF: s.csrfToken(*f),
 		SPName: s.displayName(f.Request.SPEntityID, lang), LevelKey: "level." + f.Request.Levels[0].Level, Methods: methods,
 	})

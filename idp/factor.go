@@ -152,7 +152,7 @@ func (s *Server) renderFactor(w http.ResponseWriter, r *http.Request, f *store.F
 	}
 	levelKey := "level." + f.Request.Levels[0].Level
 	if ch.Method == "coordcard" {
-		s.render(w, r, status, templates.PageCard, templates.CardPage{
+		s.render(w, r, status, templates.PageCard, &templates.CardPage{
 			Base: s.base(w, r, lang, f.ID), Action: "/login/factor", FlowID: f.ID, CSRF: s.csrfToken(*f),
 			SPName: s.displayName(f.Request.SPEntityID, lang), LevelKey: levelKey,
 			Positions: ch.Positions, Digits: cmp.Or(ch.Digits, 3), ErrorKey: errKey, ErrorArgs: errArgs,
@@ -161,7 +161,7 @@ func (s *Server) renderFactor(w http.ResponseWriter, r *http.Request, f *store.F
 	}
 	now := s.now()
 	mins := int(ch.ExpiresAt.Sub(now).Minutes() + 0.5)
-	s.render(w, r, status, templates.PageSMS, templates.SMSPage{
+	s.render(w, r, status, templates.PageSMS, &templates.SMSPage{
 		Base: s.base(w, r, lang, f.ID), Action: "/login/factor", ResendAction: "/login/factor/resend", FlowID: f.ID,
 		CSRF: s.csrfToken(*f), SPName: s.displayName(f.Request.SPEntityID, lang), LevelKey: levelKey,
 		MaskedPhone: ch.MaskedPhone, Prefix: ch.Prefix, Typed: ch.Typed, ExpiresMinutes: max(mins, 1),
@@ -172,7 +172,7 @@ func (s *Server) renderFactor(w http.ResponseWriter, r *http.Request, f *store.F
 func (s *Server) renderUpgrade(w http.ResponseWriter, r *http.Request, f *store.Flow) {
 	lang := s.lang(r)
 	levelKey := "level." + f.Request.Levels[0].Level
-	s.render(w, r, http.StatusForbidden, templates.PageUpgrade, templates.UpgradePage{
+	s.render(w, r, http.StatusForbidden, templates.PageUpgrade, &templates.UpgradePage{
 		Base: s.base(w, r, lang, ""), SPName: s.displayName(f.Request.SPEntityID, lang), LevelKey: levelKey,
 	})
 }

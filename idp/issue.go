@@ -214,7 +214,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, p *store.PendingRe
 		acsOrigin = u.Scheme + "://" + u.Host
 	}
 	lang := s.lang(r)
-	s.render(w, r, http.StatusOK, templates.PagePost, templates.PostPage{
+	s.render(w, r, http.StatusOK, templates.PagePost, &templates.PostPage{
 		Base:          templates.Base{Lang: lang},
 		Action:        p.ACSURL,
 		FieldName:     "SAMLResponse",

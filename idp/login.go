@@ -191,7 +191,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, f *store.Fl
 	if errKey != "" {
 		status = http.StatusUnauthorized
 	}
-	s.render(w, r, status, templates.PageLogin, templates.LoginPage{
+	s.render(w, r, status, templates.PageLogin, &templates.LoginPage{
 		Base:      s.base(w, r, lang, f.ID),
 		Action:    "/login",
 		FlowID:    f.ID,

@@ -46,44 +46,19 @@ func (s *Server) base(w http.ResponseWriter, r *http.Request, lang, flowID strin
 	return templates.Base{Lang: lang, LangLinks: links}
 }
 
+// nonced is a page view model: all of them embed templates.Base.
+type nonced interface{ SetNonce(string) }
+
 // render writes a page with a strict CSP. formAction lists extra origins the page's form may
 // post to (the SP's ACS origin on the auto-POST page).
-func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page templates.Page, data any, formAction ...string) {
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page templates.Page, data nonced, formAction ...string) {
 	nonce := newNonce()
-	switch p := data.(type) {
-	case templates.LoginPage:
-		p.Nonce = nonce
-		data = p
-	case templates.PostPage:
-		p.Nonce = nonce
-		data = p
-	case templates.ErrorPage:
-		p.Nonce = nonce
-		data = p
-	case templates.HomePage:
-		p.Nonce = nonce
-		data = p
-	case templates.DemoPage:
-		p.Nonce = nonce
-		data = p
-	case templates.CardPage:
-		p.Nonce = nonce
-		data = p
-	case templates.SMSPage:
-		p.Nonce = nonce
-		data = p
-	case templates.UpgradePage:
-		p.Nonce = nonce
-		data = p
-	case templates.ChoosePage:
-		p.Nonce = nonce
-		data = p
-	}
+	data.SetNonce(nonce)
 	var buf bytes.Buffer
 	var err error
-	if p, ok := data.(templates.PostPage); ok {
+	if p, ok := data.(*templates.PostPage); ok {
 		// Every SSO ends on this page: the renderer's pre-rendered fast path.
-		err = s.deps.Templates.RenderPost(&buf, p)
+		err = s.deps.Templates.RenderPost(&buf, *p)
 	} else {
 		err = s.deps.Templates.Render(&buf, page, data)
 	}
@@ -131,7 +106,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	lang := s.lang(r)
 	b := s.base(w, r, lang, "")
 	b.CorrelationID = cid
-	s.render(w, r, pe.status, templates.PageError, templates.ErrorPage{
+	s.render(w, r, pe.status, templates.PageError, &templates.ErrorPage{
 		Base: b, Status: pe.status, TitleKey: "error.title", MessageKey: pe.key,
 	})
 }

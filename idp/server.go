@@ -311,7 +311,7 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.deps.Extra["/demo/"]; !ok {
 		page.DemoURL = ""
 	}
-	s.render(w, r, http.StatusOK, templates.PageHome, page)
+	s.render(w, r, http.StatusOK, templates.PageHome, &page)
 }
 
 // newCorrelationID returns a short random reference shown on error pages and logged with the

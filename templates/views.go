@@ -42,6 +42,10 @@ type Base struct {
 	Nonce         string     // CSP script nonce for the page's inline script, if any
 }
 
+// SetNonce sets the page's CSP nonce; every view model has it through Base, so a caller can
+// set it without knowing which page it renders.
+func (b *Base) SetNonce(nonce string) { b.Nonce = nonce }
+
 // LoginPage is the view model of [PageLogin], the B@k sign-in form.
 type LoginPage struct {
 	Base
