@@ -5,8 +5,11 @@ import (
 	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,10 +20,35 @@ import (
 
 // BenchmarkSSOStores runs SP-initiated SSO with an existing session (Redirect binding, both
 // signatures, 8 in flight) on the memory store and on a private redis-server in the same
-// run, and reports what Redis costs in throughput: redis-vs-memory is the ratio of wall time
-// per SSO (the target: ≤ 1.10, Redis costing at most 10 % of throughput).
+// run, and reports what Redis costs in throughput: redis-vs-memory is the ratio of CPU time
+// per SSO, Atea's plus redis-server's (the target: ≤ 1.10, Redis costing at most
+// 10 % of throughput).
 func BenchmarkSSOStores(b *testing.B) {
 	rs := redistest.Start(b)
+	// run returns the CPU time per SSO: this process's, plus redis-server's when Redis is used
+	// (INFO cpu). On a CPU-bound server throughput is cores ÷ CPU per SSO, and CPU time is far
+	// less disturbed than wall time by the neighbours of a small VM.
+	redisCPU := func() time.Duration {
+		info, err := rs.Client(b).Info(b.Context(), "cpu").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var total float64
+		for _, line := range strings.Split(info, "\r\n") {
+			for _, k := range []string{"used_cpu_sys:", "used_cpu_user:"} {
+				if v, ok := strings.CutPrefix(line, k); ok {
+					f, _ := strconv.ParseFloat(v, 64)
+					total += f
+				}
+			}
+		}
+		return time.Duration(total * float64(time.Second))
+	}
+	selfCPU := func() time.Duration {
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
 	run := func(b *testing.B, wrap func(store.Store) store.Store) time.Duration {
 		ti := newTestIdPWith(b, nil, wrap)
 		sp := ti.newSP("sp-one", false, nil)
@@ -33,7 +61,7 @@ func BenchmarkSSOStores(b *testing.B) {
 		// overlap with another's signatures (on 2 cores, 8 in flight keep both busy).
 		var next atomic.Int64
 		var wg sync.WaitGroup
-		start := time.Now()
+		cpu0, rcpu0 := selfCPU(), redisCPU()
 		for range 8 {
 			wg.Go(func() {
 				for {
@@ -51,7 +79,11 @@ func BenchmarkSSOStores(b *testing.B) {
 			})
 		}
 		wg.Wait()
-		return time.Since(start) / time.Duration(b.N)
+		cpu := selfCPU() - cpu0
+		if wrap != nil {
+			cpu += redisCPU() - rcpu0
+		}
+		return cpu / time.Duration(b.N)
 	}
 	newRedis := func(store.Store) store.Store {
 		secret := make([]byte, 32)
@@ -64,11 +96,13 @@ func BenchmarkSSOStores(b *testing.B) {
 		}
 		return st
 	}
-	b.Run("memory-then-redis", func(b *testing.B) {
-		mem := run(b, nil)
-		red := run(b, newRedis)
-		b.ReportMetric(float64(mem.Microseconds()), "µs/sso-memory")
-		b.ReportMetric(float64(red.Microseconds()), "µs/sso-redis")
+	b.Run("memory-and-redis", func(b *testing.B) {
+		// Interleaved and each the best of two, so warm-up and a noisy neighbour on a small
+		// VM do not decide the ratio.
+		mem, red := run(b, nil), run(b, newRedis)
+		mem, red = min(mem, run(b, nil)), min(red, run(b, newRedis))
+		b.ReportMetric(float64(mem.Microseconds()), "cpu-µs/sso-memory")
+		b.ReportMetric(float64(red.Microseconds()), "cpu-µs/sso-redis")
 		b.ReportMetric(float64(red)/float64(mem), "redis-vs-memory")
 	})
 }
