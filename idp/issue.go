@@ -83,6 +83,13 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, p *store.PendingR
 		s.renderError(w, r, fmt.Errorf("%w: directory: %w", errUnavailable, err))
 		return
 	}
+	if user.Status != directory.StatusActive {
+		// Locked or revoked since the session began: the session ends here, nothing is asserted.
+		_ = s.deps.Store.DeleteSession(ctx, sess.ID)
+		s.audit.InfoContext(ctx, "session_refused", "event", "session_refused", "user_id", user.ID, "status", string(user.Status), "sp", sp.EntityID)
+		s.fail(w, r, p, statusErr(samlxml.StatusResponder, samlxml.StatusAuthnFailed, "", errors.New("account not active")))
+		return
+	}
 	format, err := s.nameIDFormat(p.NameIDFormat, set)
 	if err != nil {
 		s.fail(w, r, p, statusErr(samlxml.StatusRequester, samlxml.StatusInvalidNameIDPol, "", err))

@@ -427,3 +427,28 @@ func TestLockoutSharedBetweenInstances(t *testing.T) {
 	p, id := b.send(bb, spB, request{binding: "redirect"})
 	spB.accept(t, bb.login(p, citizenDNI, citizenPassword).samlResponse(t), id)
 }
+
+// TestLockedAccountEndsSession: an account locked by an administrator while its session runs
+// gets no further assertions: the SP receives AuthnFailed and the session is gone.
+func TestLockedAccountEndsSession(t *testing.T) {
+	t.Parallel()
+	ti := newTestIdP(t, nil)
+	sp := ti.newSP("sp-one", false, nil)
+	b := newBrowser(t)
+	p, id := ti.send(b, sp, request{binding: "redirect"})
+	sp.accept(t, b.login(p, citizenDNI, citizenPassword).samlResponse(t), id)
+	if err := ti.dir.Lock(t.Context(), citizenDNI, "test"); err != nil {
+		t.Fatal(err)
+	}
+	p, _ = ti.send(b, sp, request{binding: "redirect"})
+	r := p.samlResponse(t)
+	if r == nil {
+		t.Fatalf("want a SAML error Response, got HTTP %d", p.status)
+	}
+	if _, sub := r.status(t); sub != samlxml.StatusAuthnFailed {
+		t.Errorf("status %s, want AuthnFailed", sub)
+	}
+	if p, _ = ti.send(b, sp, request{binding: "redirect"}); p.form("username") == nil {
+		t.Error("the session survived: want the sign-in form")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/ateaidp/atea/idp/authn/coordcard"
@@ -23,23 +24,37 @@ import (
 
 // userRecord is a user as the admin API shows it: no password hash.
 type userRecord struct {
-	ID         string    `json:"id"`
-	DNI        string    `json:"dni"`
-	GivenName  string    `json:"given_name"`
-	FamilyName string    `json:"family_name"`
-	BirthDate  string    `json:"birth_date"`
-	Email      string    `json:"email"`
-	Phone      string    `json:"phone"`
-	Credential string    `json:"credential"`
-	Status     string    `json:"status"`
-	Failures   int       `json:"failures"`
-	CreatedAt  time.Time `json:"created_at"`
+	ID         string `json:"id"`
+	DNI        string `json:"dni"`
+	GivenName  string `json:"given_name"`
+	FamilyName string `json:"family_name"`
+	BirthDate  string `json:"birth_date"`
+	// DocumentExpiry is YYYY-MM-DD; on add, DD/MM/YYYY is accepted too.
+	DocumentExpiry  string    `json:"document_expiry,omitempty"`
+	Email           string    `json:"email"`
+	Phone           string    `json:"phone"`
+	Credential      string    `json:"credential"`
+	Status          string    `json:"status"`
+	Failures        int       `json:"failures"`
+	TermsVersion    string    `json:"terms_version,omitempty"`
+	TermsAcceptedAt time.Time `json:"terms_accepted_at,omitzero"`
+	CreatedAt       time.Time `json:"created_at"`
 }
 
 func recordOf(u directory.User) userRecord {
 	return userRecord{ID: u.ID, DNI: u.DNI, GivenName: u.GivenName, FamilyName: u.FamilyName, BirthDate: u.BirthDate,
-		Email: u.Email, Phone: u.Phone, Credential: u.Credential, Status: string(u.Status), Failures: u.Failures, CreatedAt: u.CreatedAt}
+		DocumentExpiry: u.DocumentExpiry, Email: u.Email, Phone: u.Phone, Credential: u.Credential,
+		Status: string(u.Status), Failures: u.Failures, TermsVersion: u.TermsVersion, TermsAcceptedAt: u.TermsAcceptedAt,
+		CreatedAt: u.CreatedAt}
 }
+
+// reasonRequest is the body of POST /users/{id}/lock and /revoke.
+type reasonRequest struct {
+	Reason string `json:"reason"`
+}
+
+// historyLen is how many audit events `atea user show` prints.
+const historyLen = 10
 
 type addUserRequest struct {
 	userRecord
@@ -52,6 +67,9 @@ type users interface {
 	get(ctx context.Context, dniNumber string) (userRecord, error)
 	list(ctx context.Context) ([]userRecord, error)
 	unlock(ctx context.Context, dniNumber string) error
+	lock(ctx context.Context, dniNumber, reason string) error
+	revoke(ctx context.Context, dniNumber, reason string) error
+	history(ctx context.Context, dniNumber string, n int) ([]directory.Event, error)
 	issueCard(ctx context.Context, dniNumber string) (string, error)
 }
 
@@ -81,6 +99,18 @@ func (l localUsers) list(ctx context.Context) ([]userRecord, error) {
 }
 
 func (l localUsers) unlock(ctx context.Context, id string) error { return l.d.Unlock(ctx, id) }
+
+func (l localUsers) lock(ctx context.Context, id, reason string) error {
+	return l.d.Lock(ctx, id, reason)
+}
+
+func (l localUsers) revoke(ctx context.Context, id, reason string) error {
+	return l.d.Revoke(ctx, id, reason)
+}
+
+func (l localUsers) history(ctx context.Context, id string, n int) ([]directory.Event, error) {
+	return l.d.History(ctx, id, n)
+}
 
 // issueCard gives the citizen a new coordinate card (replacing and unlocking an old one) and
 // returns it printable: the only time its values exist in clear.
@@ -115,6 +145,8 @@ func adminHandler(d *directory.Directory, card *coordcard.Method, fc failureClea
 			status = http.StatusNotFound
 		case errors.Is(err, directory.ErrExists):
 			status = http.StatusConflict
+		case errors.Is(err, directory.ErrTransition):
+			status = http.StatusUnprocessableEntity
 		case errors.Is(err, errBadInput), errors.Is(err, directory.ErrWeakPassword), errors.Is(err, directory.ErrInvalid):
 			status = http.StatusBadRequest
 		}
@@ -169,6 +201,36 @@ func adminHandler(d *directory.Directory, card *coordcard.Method, fc failureClea
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "unlocked"})
 	})
+	statusChange := func(name string, fn func(ctx context.Context, id, reason string) error) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			var req reasonRequest
+			if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+				writeErr(w, fmt.Errorf("%w: %w", errBadInput, err))
+				return
+			}
+			if err := fn(r.Context(), r.PathValue("id"), req.Reason); err != nil {
+				writeErr(w, err)
+				return
+			}
+			// The directory wrote the audit event; this line only says where it came from.
+			log.InfoContext(r.Context(), "user status changed via admin socket", "change", name)
+			writeJSON(w, http.StatusOK, map[string]string{"status": name})
+		}
+	}
+	m.HandleFunc("POST /users/{id}/lock", statusChange("locked", lu.lock))
+	m.HandleFunc("POST /users/{id}/revoke", statusChange("revoked", lu.revoke))
+	m.HandleFunc("GET /users/{id}/events", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(r.URL.Query().Get("n"))
+		if err != nil || n < 1 || n > 1000 {
+			n = historyLen
+		}
+		evs, err := lu.history(r.Context(), r.PathValue("id"), n)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, evs)
+	})
 	m.HandleFunc("POST /users/{id}/card", func(w http.ResponseWriter, r *http.Request) {
 		c, err := lu.issueCard(r.Context(), r.PathValue("id"))
 		if err != nil {
@@ -185,7 +247,7 @@ var errBadInput = errors.New("bad input")
 
 func userFromRecord(r userRecord) directory.User {
 	return directory.User{DNI: r.DNI, GivenName: r.GivenName, FamilyName: r.FamilyName, BirthDate: r.BirthDate,
-		Email: r.Email, Phone: r.Phone, Credential: r.Credential}
+		DocumentExpiry: r.DocumentExpiry, Email: r.Email, Phone: r.Phone, Credential: r.Credential}
 }
 
 // listenAdmin opens the admin socket, replacing a stale one left by a crashed server.
@@ -249,6 +311,8 @@ func (ru *remoteUsers) do(ctx context.Context, method, path string, body any, ou
 			return fmt.Errorf("%w (server: %s)", directory.ErrNotFound, e.Error)
 		case http.StatusConflict:
 			return fmt.Errorf("%w (server: %s)", directory.ErrExists, e.Error)
+		case http.StatusUnprocessableEntity:
+			return fmt.Errorf("%w (server: %s)", directory.ErrTransition, e.Error)
 		}
 		return fmt.Errorf("server: %s", e.Error)
 	}
@@ -278,6 +342,20 @@ func (ru *remoteUsers) list(ctx context.Context) ([]userRecord, error) {
 
 func (ru *remoteUsers) unlock(ctx context.Context, id string) error {
 	return ru.do(ctx, http.MethodPost, "/users/"+pathEscape(id)+"/unlock", nil, nil)
+}
+
+func (ru *remoteUsers) lock(ctx context.Context, id, reason string) error {
+	return ru.do(ctx, http.MethodPost, "/users/"+pathEscape(id)+"/lock", reasonRequest{Reason: reason}, nil)
+}
+
+func (ru *remoteUsers) revoke(ctx context.Context, id, reason string) error {
+	return ru.do(ctx, http.MethodPost, "/users/"+pathEscape(id)+"/revoke", reasonRequest{Reason: reason}, nil)
+}
+
+func (ru *remoteUsers) history(ctx context.Context, id string, n int) ([]directory.Event, error) {
+	var evs []directory.Event
+	err := ru.do(ctx, http.MethodGet, "/users/"+pathEscape(id)+"/events?n="+strconv.Itoa(n), nil, &evs)
+	return evs, err
 }
 
 func (ru *remoteUsers) issueCard(ctx context.Context, id string) (string, error) {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/ateaidp/atea/config"
 	"github.com/ateaidp/atea/idp/directory"
@@ -80,7 +81,7 @@ func demoPassword() (string, error) {
 }
 
 func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	const help = "usage: atea user add|show|list|unlock|card [flags]   (atea user SUBCOMMAND --help)"
+	const help = "usage: atea user add|show|list|lock|unlock|revoke|card [flags]   (atea user SUBCOMMAND --help)"
 	if len(args) == 0 {
 		return usageErrorf("%s", help)
 	}
@@ -93,6 +94,10 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return cmdUserList(ctx, args[1:], stdout, stderr)
 	case "unlock":
 		return cmdUserUnlock(ctx, args[1:], stdout, stderr)
+	case "lock":
+		return cmdUserStatus(ctx, "lock", args[1:], stdout, stderr)
+	case "revoke":
+		return cmdUserStatus(ctx, "revoke", args[1:], stdout, stderr)
 	case "card":
 		return cmdUserCard(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
@@ -142,6 +147,7 @@ func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	birth := fs.String("birth", "", "birth date YYYY-MM-DD (required)")
 	email := fs.String("email", "", "e-mail address")
 	phone := fs.String("phone", "", "mobile phone, e.g. +34600000000")
+	docExpiry := fs.String("doc-expiry", "", "ID document expiry, YYYY-MM-DD or DD/MM/YYYY (01/01/9999 for a permanent DNI)")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
 	credential := fs.String("credential", "bak", "bak (password) or bakq (password + coordinate card or SMS code)")
 	if err := fs.Parse(args); err != nil {
@@ -169,7 +175,7 @@ func cmdUserAdd(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	return withUsers(ctx, cf, func(u users) error {
 		rec, err := u.add(ctx, directory.User{DNI: *id, GivenName: *given, FamilyName: *family, BirthDate: *birth,
-			Email: *email, Phone: *phone, Credential: *credential}, pw)
+			DocumentExpiry: *docExpiry, Email: *email, Phone: *phone, Credential: *credential}, pw)
 		if err != nil {
 			return fmt.Errorf("user add: %w", err)
 		}
@@ -211,14 +217,22 @@ func cmdUserShow(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err != nil {
 			return fmt.Errorf("user show: %w", err)
 		}
+		events, err := u.history(ctx, id, historyLen)
+		if err != nil {
+			return fmt.Errorf("user show: %w", err)
+		}
 		if *asJSON {
 			e := json.NewEncoder(stdout)
 			e.SetIndent("", "  ")
-			return e.Encode(rec)
+			return e.Encode(struct {
+				userRecord
+				Events []directory.Event `json:"events"`
+			}{rec, events})
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "DNI/NIE\t%s\nName\t%s %s\nBirth date\t%s\nE-mail\t%s\nMobile\t%s\nCredential\t%s\nStatus\t%s\nFailed attempts\t%d\nInternal ID\t%s\n",
-			rec.DNI, rec.GivenName, rec.FamilyName, rec.BirthDate, rec.Email, rec.Phone, rec.Credential, rec.Status, rec.Failures, rec.ID)
+		fmt.Fprintf(tw, "DNI/NIE\t%s\nName\t%s %s\nBirth date\t%s\nDocument expiry\t%s\nE-mail\t%s\nMobile\t%s\nCredential\t%s\nStatus\t%s\nFailed attempts\t%d\nTerms\t%s\nInternal ID\t%s\n",
+			rec.DNI, rec.GivenName, rec.FamilyName, rec.BirthDate, docExpiryText(rec.DocumentExpiry), rec.Email, rec.Phone,
+			rec.Credential, rec.Status, rec.Failures, termsText(rec), rec.ID)
 		if rec.DNI == demoDNI {
 			cfg, _ := cf.load(nil)
 			if cfg != nil {
@@ -227,7 +241,75 @@ func cmdUserShow(ctx context.Context, args []string, stdout, stderr io.Writer) e
 				}
 			}
 		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nRecent events (last %d):\n", historyLen)
+		if len(events) == 0 {
+			fmt.Fprintln(stdout, "  none recorded")
+		}
+		tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		for _, ev := range events {
+			change := ""
+			if ev.From != "" || ev.To != "" {
+				change = fmt.Sprintf("%s → %s", orDash(string(ev.From), "-"), orDash(string(ev.To), "-"))
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", ev.Time.Format(time.RFC3339), ev.Name, change, ev.Reason)
+		}
 		return tw.Flush()
+	})
+}
+
+func docExpiryText(s string) string {
+	switch s {
+	case "":
+		return "(not recorded)"
+	case directory.PermanentDocument:
+		return s + " (permanent)"
+	}
+	return s
+}
+
+func termsText(r userRecord) string {
+	if r.TermsVersion == "" {
+		return "(not accepted)"
+	}
+	return fmt.Sprintf("version %s, accepted %s", r.TermsVersion, r.TermsAcceptedAt.Format(time.RFC3339))
+}
+
+// cmdUserStatus is `atea user lock` and `atea user revoke`.
+func cmdUserStatus(ctx context.Context, op string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user "+op, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	switch op {
+	case "lock":
+		fs.Usage = func() {
+			fmt.Fprintln(stderr, "usage: atea user lock DNI/NIE [--reason R]: block an active credential until `atea user unlock`")
+			fs.PrintDefaults()
+		}
+	case "revoke":
+		fs.Usage = func() {
+			fmt.Fprintln(stderr, "usage: atea user revoke DNI/NIE [--reason R]: end the credential for good (revoked is final)")
+			fs.PrintDefaults()
+		}
+	}
+	var cf commonFlags
+	cf.register(fs)
+	reason := fs.String("reason", "", "why, for the audit trail (no personal data; at most 200 characters)")
+	id, err := oneID(fs, args, op)
+	if err != nil {
+		return err
+	}
+	return withUsers(ctx, cf, func(u users) error {
+		do, done := u.lock, "locked"
+		if op == "revoke" {
+			do, done = u.revoke, "revoked"
+		}
+		if err := do(ctx, id, *reason); err != nil {
+			return fmt.Errorf("user %s: %w", op, err)
+		}
+		fmt.Fprintf(stdout, "%s %s\n", done, id)
+		return nil
 	})
 }
 

@@ -102,18 +102,23 @@ func (d *Directory) pad() error {
 // read-modify-write is one transaction, so concurrent failures are all counted. It returns
 // ErrInvalidCredentials, or the storage error.
 func (d *Directory) fail(ctx context.Context, id string) error {
-	var r record
-	locked := false
+	var (
+		r      record
+		ev     Event
+		locked bool
+	)
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		if r, err = getByID(tx, id); err != nil {
 			return err
 		}
 		r.Failures++
-		if r.Failures >= d.maxFailures && r.Status == StatusActive {
-			r.Status, locked = StatusLocked, true
-		}
 		r.UpdatedAt = d.timestamp()
+		if r.Failures >= d.maxFailures && r.Status == StatusActive {
+			locked = true
+			ev, err = d.setStatus(tx, &r, StatusLocked, "too many failed passwords")
+			return err
+		}
 		return putRecord(tx, &r)
 	})
 	switch {
@@ -123,7 +128,7 @@ func (d *Directory) fail(ctx context.Context, id string) error {
 		return fmt.Errorf("directory: record failed attempt: %w", err)
 	}
 	if locked {
-		d.event(ctx, "user_locked", &r)
+		d.emit(ctx, ev)
 	}
 	return ErrInvalidCredentials
 }
@@ -142,6 +147,7 @@ func (d *Directory) succeed(ctx context.Context, r record, h phc, password strin
 			return User{}, err
 		}
 	}
+	var ev Event
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		cur, err := getByID(tx, r.ID)
 		if err != nil {
@@ -161,7 +167,14 @@ func (d *Directory) succeed(ctx context.Context, r record, h phc, password strin
 		}
 		cur.UpdatedAt = d.timestamp()
 		r = cur
-		return putRecord(tx, &cur)
+		if err := putRecord(tx, &cur); err != nil {
+			return err
+		}
+		if !rehash {
+			return nil
+		}
+		ev = d.newEvent("password_rehashed", &cur)
+		return appendEvent(tx, ev)
 	})
 	switch {
 	case errors.Is(err, ErrNotFound), errors.Is(err, errPasswordChanged):
@@ -172,7 +185,7 @@ func (d *Directory) succeed(ctx context.Context, r record, h phc, password strin
 		return User{}, fmt.Errorf("directory: record login: %w", err)
 	}
 	if rehash {
-		d.event(ctx, "password_rehashed", &r)
+		d.emit(ctx, ev)
 	}
 	return r.user(), nil
 }

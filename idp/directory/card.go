@@ -70,14 +70,13 @@ func (d *Directory) IssueCard(ctx context.Context, userID string, cells map[stri
 		}
 	}
 	c := &cardRecord{Cells: maps.Clone(cells), IssuedAt: d.timestamp()}
-	r, err := d.updateCard(userID, func(r *record) error {
+	_, err := d.updateCard(ctx, userID, func(r *record) error {
 		r.Card = c
 		return nil
-	})
+	}, always("card_issued"))
 	if err != nil {
 		return fmt.Errorf("directory: issue card: %w", err)
 	}
-	d.event(ctx, "card_issued", &r)
 	return nil
 }
 
@@ -93,7 +92,7 @@ func (d *Directory) CardChallenge(ctx context.Context, userID string, pick func(
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
-	_, err = d.updateCard(userID, func(r *record) error {
+	_, err = d.updateCard(ctx, userID, func(r *record) error {
 		c := r.Card
 		if c == nil {
 			return ErrNoCard
@@ -112,7 +111,7 @@ func (d *Directory) CardChallenge(ctx context.Context, userID string, pick func(
 		c.Shown++
 		positions = slices.Clone(c.Challenge)
 		return nil
-	})
+	}, nil)
 	if err != nil {
 		return nil, false, fmt.Errorf("directory: card challenge: %w", err)
 	}
@@ -153,7 +152,7 @@ func (d *Directory) VerifyCard(ctx context.Context, userID string, check func(po
 		return false, false, fmt.Errorf("%w card limits", ErrInvalid)
 	}
 	lockedNow, checked := false, false
-	r, err := d.updateCard(userID, func(r *record) error {
+	_, err = d.updateCard(ctx, userID, func(r *record) error {
 		c := r.Card
 		switch {
 		case c == nil:
@@ -186,15 +185,18 @@ func (d *Directory) VerifyCard(ctx context.Context, userID string, check func(po
 			c.Locked, locked, lockedNow = true, true, true
 		}
 		return nil
+	}, func() []string {
+		var names []string
+		if checked && !ok {
+			names = append(names, "card_failed")
+		}
+		if lockedNow {
+			names = append(names, "card_locked")
+		}
+		return names
 	})
 	if err != nil {
 		return false, false, fmt.Errorf("directory: verify card: %w", err)
-	}
-	if checked && !ok {
-		d.event(ctx, "card_failed", &r)
-	}
-	if lockedNow {
-		d.event(ctx, "card_locked", &r)
 	}
 	return ok, locked, nil
 }
@@ -214,17 +216,16 @@ func (d *Directory) UnlockCard(ctx context.Context, userID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r, err := d.updateCard(userID, func(r *record) error {
+	_, err := d.updateCard(ctx, userID, func(r *record) error {
 		if r.Card == nil {
 			return ErrNoCard
 		}
 		r.Card.Locked, r.Card.Failures, r.Card.Recent = false, 0, nil
 		return nil
-	})
+	}, always("card_unlocked"))
 	if err != nil {
 		return fmt.Errorf("directory: unlock card: %w", err)
 	}
-	d.event(ctx, "card_unlocked", &r)
 	return nil
 }
 
@@ -234,24 +235,29 @@ func (d *Directory) RevokeCard(ctx context.Context, userID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r, err := d.updateCard(userID, func(r *record) error {
+	_, err := d.updateCard(ctx, userID, func(r *record) error {
 		if r.Card == nil {
 			return ErrNoCard
 		}
 		r.Card = nil
 		return nil
-	})
+	}, always("card_revoked"))
 	if err != nil {
 		return fmt.Errorf("directory: revoke card: %w", err)
 	}
-	d.event(ctx, "card_revoked", &r)
 	return nil
 }
 
 // updateCard runs fn on the user's record inside one write transaction and stores the result
 // unless fn fails. It returns the record as stored (for audit events).
-func (d *Directory) updateCard(userID string, fn func(*record) error) (record, error) {
-	var r record
+//
+// events, if set, is called after fn succeeds and names the audit events of the change; they
+// are stored in the same transaction and written to the audit logger after it commits.
+func (d *Directory) updateCard(ctx context.Context, userID string, fn func(*record) error, events func() []string) (record, error) {
+	var (
+		r   record
+		evs []Event
+	)
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		if r, err = getByID(tx, userID); err != nil {
@@ -261,7 +267,26 @@ func (d *Directory) updateCard(userID string, fn func(*record) error) (record, e
 			return err
 		}
 		r.UpdatedAt = d.timestamp()
-		return putRecord(tx, &r)
+		if err := putRecord(tx, &r); err != nil {
+			return err
+		}
+		evs = evs[:0]
+		if events != nil {
+			for _, name := range events() {
+				ev := d.newEvent(name, &r)
+				if err := appendEvent(tx, ev); err != nil {
+					return err
+				}
+				evs = append(evs, ev)
+			}
+		}
+		return nil
 	})
+	if err == nil {
+		d.emit(ctx, evs...)
+	}
 	return r, err
 }
+
+// always names a fixed event for updateCard.
+func always(name string) func() []string { return func() []string { return []string{name} } }

@@ -47,12 +47,23 @@ var (
 // Status is the state of a user's credential.
 type Status string
 
-// The statuses. Only StatusActive may authenticate; any other status, including ones added
-// later (pending, revoked), is refused with ErrLocked.
+// The statuses (issue 5's lifecycle; CheckTransition has the allowed changes). Only
+// StatusActive may authenticate; any other status, including an unknown one, is refused with
+// ErrLocked.
 const (
+	// StatusPending: registered, not yet activated by the citizen (activation journeys).
+	StatusPending Status = "pending_activation"
+	// StatusActive: may authenticate.
 	StatusActive Status = "active"
+	// StatusLocked: blocked after too many failed passwords or by an administrator (Lock).
 	StatusLocked Status = "locked"
+	// StatusRevoked: ended for good (Revoke); final.
+	StatusRevoked Status = "revoked"
 )
+
+// PermanentDocument is the DocumentExpiry of an ID document that does not expire: the seed's
+// "01/01/9999" of a permanent DNI.
+const PermanentDocument = "9999-01-01"
 
 // Credential types (the seeds' B@k and B@kQ).
 const (
@@ -67,17 +78,24 @@ type User struct {
 	GivenName  string
 	FamilyName string
 	BirthDate  string // YYYY-MM-DD
-	Email      string // optional
-	Phone      string // optional, "+" and 8 to 15 digits
-	Credential string // CredentialBak or CredentialBakQ
-	Status     Status
-	Failures   int // consecutive failed password attempts
+	// DocumentExpiry is the ID document's expiry date, YYYY-MM-DD (PermanentDocument for a
+	// permanent DNI); empty when unknown, as in records made before it was kept.
+	DocumentExpiry string
+	Email          string // optional
+	Phone          string // optional, "+" and 8 to 15 digits
+	Credential     string // CredentialBak or CredentialBakQ
+	Status         Status
+	Failures       int // consecutive failed password attempts
 	// HasCard tells whether a coordinate card is issued (see IssueCard); CardLocked whether
 	// it is blocked after too many wrong answers (see UnlockCard).
 	HasCard    bool
 	CardLocked bool
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// TermsVersion is the version of the terms of use the citizen accepted, at
+	// TermsAcceptedAt; empty and zero when none was recorded (see AcceptTerms).
+	TermsVersion    string
+	TermsAcceptedAt time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // LogValue keeps whole DNI, names and contact data out of logs if a User is ever logged
@@ -134,6 +152,9 @@ const (
 	bucketByDNI = "by_dni"
 )
 
+// buckets are created by Open; older files gain the audit buckets on their first Open.
+var buckets = []string{bucketUsers, bucketByDNI, bucketAudit, bucketAuditByUser}
+
 const (
 	defaultMaxFailures = 5
 	openTimeout        = time.Second
@@ -155,7 +176,7 @@ func Open(path string, opts Options) (*Directory, error) {
 		return nil, fmt.Errorf("directory: open: %w", err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range []string{bucketUsers, bucketByDNI} {
+		for _, b := range buckets {
 			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
 				return err
 			}
@@ -230,6 +251,7 @@ type record struct {
 	GivenName    string      `json:"given_name"`
 	FamilyName   string      `json:"family_name"`
 	BirthDate    string      `json:"birth_date"`
+	DocExpiry    string      `json:"document_expiry,omitempty"`
 	Email        string      `json:"email,omitempty"`
 	Phone        string      `json:"phone,omitempty"`
 	Credential   string      `json:"credential"`
@@ -237,6 +259,8 @@ type record struct {
 	Failures     int         `json:"failures"`
 	PasswordHash string      `json:"password_hash"`  // PHC string, see parsePHC
 	Card         *cardRecord `json:"card,omitempty"` // nil: no coordinate card
+	TermsVersion string      `json:"terms_version,omitempty"`
+	TermsAt      time.Time   `json:"terms_accepted_at,omitzero"`
 	CreatedAt    time.Time   `json:"created_at"`
 	UpdatedAt    time.Time   `json:"updated_at"`
 }
@@ -245,6 +269,7 @@ func (r *record) user() User {
 	return User{ID: r.ID, DNI: r.DNI, GivenName: r.GivenName, FamilyName: r.FamilyName, BirthDate: r.BirthDate,
 		Email: r.Email, Phone: r.Phone, Credential: r.Credential, Status: r.Status, Failures: r.Failures,
 		HasCard: r.Card != nil, CardLocked: r.Card != nil && r.Card.Locked,
+		DocumentExpiry: r.DocExpiry, TermsVersion: r.TermsVersion, TermsAcceptedAt: r.TermsAt,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
@@ -313,8 +338,10 @@ func (d *Directory) newID(dniNumber string) string {
 func (d *Directory) timestamp() time.Time { return d.now().Round(0).UTC() }
 
 // Add validates u, checks password against the policy, hashes it, and stores a new active user
-// under a fresh ID. It returns the user as stored. ID, Status, Failures and the timestamps of u
-// are ignored; names, e-mail and phone are stored trimmed (and the phone without spaces).
+// under a fresh ID (pending activation instead if u.Status is StatusPending). It returns the
+// user as stored. ID, Failures, the terms, the card and the timestamps of u are ignored, and
+// any other Status; names, e-mail and phone are stored trimmed (and the phone without spaces),
+// DocumentExpiry as YYYY-MM-DD (DD/MM/YYYY is accepted too). Audit event user_added.
 //
 // Errors wrap ErrInvalid (naming every bad field), ErrWeakPassword (naming the rule) or
 // ErrExists.
@@ -344,11 +371,17 @@ func (d *Directory) Add(ctx context.Context, u User, password string) (User, err
 		return User{}, err
 	}
 	now := d.timestamp()
+	status := StatusActive
+	if u.Status == StatusPending {
+		status = StatusPending
+	}
 	r := record{
 		ID: d.newID(u.DNI), DNI: u.DNI, GivenName: u.GivenName, FamilyName: u.FamilyName, BirthDate: u.BirthDate,
-		Email: u.Email, Phone: u.Phone, Credential: u.Credential, Status: StatusActive,
+		DocExpiry: u.DocumentExpiry, Email: u.Email, Phone: u.Phone, Credential: u.Credential, Status: status,
 		PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
 	}
+	ev := d.newEvent("user_added", &r)
+	ev.To = status
 	err = d.db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket([]byte(bucketByDNI)).Get([]byte(r.DNI)) != nil {
 			return ErrExists
@@ -360,12 +393,15 @@ func (d *Directory) Add(ctx context.Context, u User, password string) (User, err
 		if err := putRecord(tx, &r); err != nil {
 			return err
 		}
-		return tx.Bucket([]byte(bucketByDNI)).Put([]byte(r.DNI), []byte(r.ID))
+		if err := tx.Bucket([]byte(bucketByDNI)).Put([]byte(r.DNI), []byte(r.ID)); err != nil {
+			return err
+		}
+		return appendEvent(tx, ev)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("directory: add %s: %w", dni.Mask(u.DNI), err)
 	}
-	d.event(ctx, "user_added", &r)
+	d.emit(ctx, ev)
 	return r.user(), nil
 }
 
@@ -434,42 +470,4 @@ func (d *Directory) List(ctx context.Context) ([]User, error) {
 		return nil, fmt.Errorf("directory: list: %w", err)
 	}
 	return out, nil
-}
-
-// Unlock makes a locked (or active) account active with no failures: the administrator's or
-// self-service unblock. Statuses other than active and locked are not changed by it (an
-// error wrapping ErrInvalid), so an unblock can never revive, say, a revoked credential.
-func (d *Directory) Unlock(ctx context.Context, dniOrNIE string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c, err := parseKey(dniOrNIE)
-	if err != nil {
-		return err
-	}
-	var r record
-	err = d.db.Update(func(tx *bolt.Tx) error {
-		r, err = getByDNI(tx, c)
-		if err != nil {
-			return err
-		}
-		if r.Status != StatusActive && r.Status != StatusLocked {
-			return fmt.Errorf("%w status: %q cannot be unlocked", ErrInvalid, r.Status)
-		}
-		r.Status, r.Failures, r.UpdatedAt = StatusActive, 0, d.timestamp()
-		return putRecord(tx, &r)
-	})
-	if err != nil {
-		return fmt.Errorf("directory: unlock %s: %w", dni.Mask(c), err)
-	}
-	d.event(ctx, "user_unlocked", &r)
-	return nil
-}
-
-// event writes an audit event: the masked DNI and the user ID, never the whole number.
-func (d *Directory) event(ctx context.Context, name string, r *record) {
-	d.audit.LogAttrs(ctx, slog.LevelInfo, name,
-		slog.String("event", name),
-		slog.String("user", dni.Mask(r.DNI)),
-		slog.String("user_id", r.ID))
 }

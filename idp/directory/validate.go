@@ -48,6 +48,13 @@ func (d *Directory) normalise(u User) (User, error) {
 	if why := checkBirthDate(u.BirthDate, d.now()); why != "" {
 		bad("birth date", why)
 	}
+	if u.DocumentExpiry != "" {
+		exp, why := normaliseExpiry(u.DocumentExpiry)
+		if why != "" {
+			bad("document expiry", why)
+		}
+		u.DocumentExpiry = exp
+	}
 	u.Email = strings.TrimSpace(u.Email)
 	if why := checkEmail(u.Email); u.Email != "" && why != "" {
 		bad("email", why)
@@ -115,6 +122,20 @@ func checkBirthDate(s string, now time.Time) string {
 		return "before " + earliestBirth
 	}
 	return ""
+}
+
+// normaliseExpiry returns an ID document's expiry date as YYYY-MM-DD, accepting that form or
+// the DD/MM/YYYY the citizen reads on the document (a permanent DNI shows 01/01/9999, stored
+// as PermanentDocument), or why it is not a valid date. A past date is accepted: whether an
+// expired document still serves is the caller's policy, not a data error.
+func normaliseExpiry(s string) (string, string) {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{time.DateOnly, "02/01/2006"} {
+		if t, err := time.Parse(layout, s); err == nil && t.Format(layout) == s {
+			return t.Format(time.DateOnly), ""
+		}
+	}
+	return "", "want a valid YYYY-MM-DD or DD/MM/YYYY date"
 }
 
 // checkEmail returns why s is not an acceptable address, or "". Deliberately loose, one '@'
