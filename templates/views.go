@@ -175,66 +175,36 @@ type UpgradePage struct {
 	BackURL  string // a way back to the service; "" links to Atea's home page instead
 }
 
+// viewModel is what every page's view model has: its Base (promoted from the embedded Base)
+// and the page it belongs to. Values and pointers both satisfy it (value receivers).
+type viewModel interface {
+	base() Base
+	page() Page
+}
+
+func (b Base) base() Base { return b }
+
+func (HomePage) page() Page    { return PageHome }
+func (LoginPage) page() Page   { return PageLogin }
+func (PostPage) page() Page    { return PagePost }
+func (ErrorPage) page() Page   { return PageError }
+func (DemoPage) page() Page    { return PageDemo }
+func (ChoosePage) page() Page  { return PageChoose }
+func (CardPage) page() Page    { return PageCard }
+func (SMSPage) page() Page     { return PageSMS }
+func (UpgradePage) page() Page { return PageUpgrade }
+
 // baseOf returns the shared part of a view model and the page it belongs to. ok is false for
-// any other type.
+// any other type, and for a nil pointer to a view model.
 func baseOf(data any) (b Base, p Page, ok bool) {
-	switch v := data.(type) {
-	case HomePage:
-		return v.Base, PageHome, true
-	case *HomePage:
-		if v != nil {
-			return v.Base, PageHome, true
-		}
-	case LoginPage:
-		return v.Base, PageLogin, true
-	case *LoginPage:
-		if v != nil {
-			return v.Base, PageLogin, true
-		}
-	case PostPage:
-		return v.Base, PagePost, true
-	case *PostPage:
-		if v != nil {
-			return v.Base, PagePost, true
-		}
-	case ErrorPage:
-		return v.Base, PageError, true
-	case *ErrorPage:
-		if v != nil {
-			return v.Base, PageError, true
-		}
-	case DemoPage:
-		return v.Base, PageDemo, true
-	case *DemoPage:
-		if v != nil {
-			return v.Base, PageDemo, true
-		}
-	case ChoosePage:
-		return v.Base, PageChoose, true
-	case *ChoosePage:
-		if v != nil {
-			return v.Base, PageChoose, true
-		}
-	case CardPage:
-		return v.Base, PageCard, true
-	case *CardPage:
-		if v != nil {
-			return v.Base, PageCard, true
-		}
-	case SMSPage:
-		return v.Base, PageSMS, true
-	case *SMSPage:
-		if v != nil {
-			return v.Base, PageSMS, true
-		}
-	case UpgradePage:
-		return v.Base, PageUpgrade, true
-	case *UpgradePage:
-		if v != nil {
-			return v.Base, PageUpgrade, true
-		}
+	vm, ok := data.(viewModel)
+	if !ok {
+		return Base{}, "", false
 	}
-	return Base{}, "", false
+	if rv := reflect.ValueOf(data); rv.Kind() == reflect.Pointer && rv.IsNil() {
+		return Base{}, "", false
+	}
+	return vm.base(), vm.page(), true
 }
 
 // zeroData returns the zero view model of page p, for Load's dry run.
