@@ -1,7 +1,6 @@
 package idp
 
 import (
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -153,22 +152,8 @@ func (s *Server) renderChooser(w http.ResponseWriter, r *http.Request, f *store.
 // handleChoose continues with the method the citizen chose: the password form (B@k, or the
 // first step of B@kQ) or certificate sign-in.
 func (s *Server) handleChoose(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFactorForm)
-	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, pageErr(http.StatusBadRequest, "error.badrequest", err))
-		return
-	}
-	f, err := s.loadFlow(r, r.PostForm.Get("flow"))
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(s.csrfToken(f))) != 1 {
-		s.renderError(w, r, pageErr(http.StatusForbidden, "error.csrf", errors.New("bad csrf token")))
-		return
-	}
-	if f.State != StateChooseMethod {
-		s.renderError(w, r, pageErr(http.StatusBadRequest, "error.flowexpired", fmt.Errorf("flow in state %s", f.State)))
+	f, ok := s.flowPost(w, r, maxFactorForm, StateChooseMethod)
+	if !ok {
 		return
 	}
 	switch r.PostForm.Get("method") {

@@ -3,6 +3,7 @@ package idp_test
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -100,5 +101,32 @@ func TestChooseBakQ(t *testing.T) {
 	a := sp.accept(t, b.submit(p, f, map[string]string{"cell_B3": "123", "cell_D1": "456"}).samlResponse(t), id)
 	if got := classRef(a); got != loaSubstantial {
 		t.Errorf("class = %q, want substantial (what was reached)", got)
+	}
+}
+
+// TestFlowPostsRefuseCrossSite: every step's form (password, chooser, second factor) refuses
+// a post from another site before looking at it (login CSRF, SECURITY.md §4.6).
+func TestFlowPostsRefuseCrossSite(t *testing.T) {
+	t.Parallel()
+	ti := newTestIdPWithDeps(t, nil, func(d *idp.Deps) { d.Certificates = fakeCerts{} })
+	sp := ti.newSP("sp-one", false, nil)
+	b := newBrowser(t)
+	p, _ := ti.send(b, sp, request{binding: "redirect"})
+	f := p.form("csrf")
+	if f == nil {
+		t.Fatal("no chooser form")
+	}
+	for _, path := range []string{"/login/choose", "/login", "/login/factor"} {
+		v := url.Values{}
+		for k, vs := range f.fields {
+			v[k] = vs
+		}
+		v.Set("method", "password")
+		req, _ := http.NewRequest(http.MethodPost, ti.url+path, strings.NewReader(v.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "https://evil.example")
+		if got := b.do(req); got.status != http.StatusForbidden {
+			t.Errorf("cross-site POST %s: HTTP %d, want 403", path, got.status)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package idp
 
 import (
 	"cmp"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -181,26 +180,12 @@ func (s *Server) renderUpgrade(w http.ResponseWriter, r *http.Request, f *store.
 // and the SSO session of the same citizen (a flow cannot be finished by another session).
 func (s *Server) factorFlow(w http.ResponseWriter, r *http.Request) (store.Flow, store.Session, directory.User, authn.SecondFactor, bool) {
 	var zero store.Flow
-	r.Body = http.MaxBytesReader(w, r.Body, maxFactorForm)
-	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, pageErr(http.StatusBadRequest, "error.badrequest", err))
+	f, ok := s.flowPost(w, r, maxFactorForm, StateAwaitSecondFactor)
+	if !ok {
 		return zero, store.Session{}, directory.User{}, nil, false
 	}
-	if o := r.Header.Get("Origin"); (o != "" && o != "null" && o != s.origin) || r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-		s.renderError(w, r, pageErr(http.StatusForbidden, "error.csrf", errors.New("cross-site factor post")))
-		return zero, store.Session{}, directory.User{}, nil, false
-	}
-	f, err := s.loadFlow(r, r.PostForm.Get("flow"))
-	if err != nil {
-		s.renderError(w, r, err)
-		return zero, store.Session{}, directory.User{}, nil, false
-	}
-	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(s.csrfToken(f))) != 1 {
-		s.renderError(w, r, pageErr(http.StatusForbidden, "error.csrf", errors.New("bad csrf token")))
-		return zero, store.Session{}, directory.User{}, nil, false
-	}
-	if f.State != StateAwaitSecondFactor || f.PendingUser == "" {
-		s.renderError(w, r, pageErr(http.StatusBadRequest, "error.flowexpired", fmt.Errorf("flow in state %s", f.State)))
+	if f.PendingUser == "" {
+		s.renderError(w, r, pageErr(http.StatusBadRequest, "error.flowexpired", errors.New("no citizen in flow")))
 		return zero, store.Session{}, directory.User{}, nil, false
 	}
 	sess, err := s.currentSession(r)

@@ -2,7 +2,6 @@ package idp
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net"
@@ -53,31 +52,8 @@ func (s *Server) handleLoginGet(w http.ResponseWriter, r *http.Request) {
 
 // handleLoginPost checks DNI/NIE + password (B@k, level low).
 func (s *Server) handleLoginPost(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxLoginForm)
-	if err := r.ParseForm(); err != nil {
-		s.renderError(w, r, pageErr(http.StatusBadRequest, "error.badrequest", err))
-		return
-	}
-	// Login CSRF: the form must come from Atea's own pages (SECURITY.md §4.6).
-	if o := r.Header.Get("Origin"); o != "" && o != "null" && o != s.origin {
-		s.renderError(w, r, pageErr(http.StatusForbidden, "error.csrf", errors.New("cross-origin login post")))
-		return
-	}
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-		s.renderError(w, r, pageErr(http.StatusForbidden, "error.csrf", errors.New("cross-site login post")))
-		return
-	}
-	f, err := s.loadFlow(r, r.PostForm.Get("flow"))
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(s.csrfToken(f))) != 1 {
-		s.renderError(w, r, pageErr(http.StatusForbidden, "error.csrf", errors.New("bad csrf token")))
-		return
-	}
-	if f.State != StateAwaitPassword {
-		s.renderError(w, r, pageErr(http.StatusBadRequest, "error.flowexpired", fmt.Errorf("flow in state %s", f.State)))
+	f, ok := s.flowPost(w, r, maxLoginForm, StateAwaitPassword)
+	if !ok {
 		return
 	}
 	username := strings.TrimSpace(r.PostForm.Get("username"))

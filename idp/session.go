@@ -153,3 +153,33 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID, le
 	s.setCookie(w, s.cfg.CookieName, cookie, 0)
 	return sess, nil
 }
+
+// flowPost reads a form posted to one step of a sign-in flow and checks everything a step
+// must before acting (SECURITY.md §4.6): a bounded body, a same-site origin (login CSRF), the
+// flow of this browser, its CSRF token, and that the flow is in state want. On failure it has
+// answered with an error page and returns ok false.
+func (s *Server) flowPost(w http.ResponseWriter, r *http.Request, limit int64, want string) (store.Flow, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, pageErr(http.StatusBadRequest, "error.badrequest", err))
+		return store.Flow{}, false
+	}
+	if o := r.Header.Get("Origin"); (o != "" && o != "null" && o != s.origin) || r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		s.renderError(w, r, pageErr(http.StatusForbidden, "error.csrf", errors.New("cross-site form post")))
+		return store.Flow{}, false
+	}
+	f, err := s.loadFlow(r, r.PostForm.Get("flow"))
+	if err != nil {
+		s.renderError(w, r, err)
+		return store.Flow{}, false
+	}
+	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(s.csrfToken(f))) != 1 {
+		s.renderError(w, r, pageErr(http.StatusForbidden, "error.csrf", errors.New("bad csrf token")))
+		return store.Flow{}, false
+	}
+	if f.State != want {
+		s.renderError(w, r, pageErr(http.StatusBadRequest, "error.flowexpired", fmt.Errorf("flow in state %s, want %s", f.State, want)))
+		return store.Flow{}, false
+	}
+	return f, true
+}
