@@ -65,6 +65,12 @@ func (s *Server) pairwiseID(spEntityID, userID string) string {
 // issue builds, signs (and maybe encrypts) the assertion for the pending request and sends it
 // with the auto-POST page (saml-bindings-2.0-os §3.5.4). lr is the level entry to state.
 func (s *Server) issue(w http.ResponseWriter, r *http.Request, p *store.PendingRequest, sess store.Session, lr store.LevelRef) {
+	if p.ReturnTo != "" {
+		// A local sign-in: the session is made, no SP to answer.
+		s.audit.InfoContext(r.Context(), "local_signin", "event", "local_signin", "level", sess.Level, "method", sess.Method)
+		http.Redirect(w, r, p.ReturnTo, http.StatusSeeOther)
+		return
+	}
 	ctx := r.Context()
 	sp, err := s.deps.SPs.Lookup(p.SPEntityID)
 	if err != nil {

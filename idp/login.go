@@ -210,6 +210,9 @@ func numberPart(s string) string {
 // displayName is how the sign-in page names the SP asking: its metadata display name in the
 // page's language when it has one, else its entityID.
 func (s *Server) displayName(entityID, lang string) string {
+	if entityID == "" {
+		return "Atea" // a local sign-in: the citizen's own account pages
+	}
 	sp, err := s.deps.SPs.Lookup(entityID)
 	if err != nil {
 		return entityID

@@ -193,6 +193,11 @@ func (s *Server) spSettings(entityID string) SPSettings { return s.cfg.SPs[entit
 // ACS, else an error page.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, p *store.PendingRequest, err error) {
 	var se *statusError
+	if p != nil && p.ReturnTo != "" && errors.As(err, &se) {
+		// A local sign-in has no SP to send a SAML error to: the person gets the page.
+		s.renderError(w, r, pageErr(http.StatusForbidden, "error.nofactor", err))
+		return
+	}
 	if p != nil && errors.As(err, &se) {
 		s.log.WarnContext(r.Context(), "request answered with saml error", "sp", p.SPEntityID, "status", se.code, "sub_status", se.sub, "err", err)
 		s.audit.InfoContext(r.Context(), "sso_error", "event", "sso_error", "sp", p.SPEntityID, "status", se.sub)

@@ -24,6 +24,13 @@ type catalog map[string]string
 func loadCatalogs(fsys fs.FS) (map[string]catalog, error) {
 	cats := make(map[string]catalog, len(Languages()))
 	var problems []error
+	// Each self-service area keeps its texts in locales/<area>/<lang>.json beside the core
+	// locales/<lang>.json; they merge into one catalog per language, and a key defined twice
+	// is an error (a bad merge must not silently keep one text).
+	areas, err := fs.ReadDir(fsys, "locales")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		problems = append(problems, fmt.Errorf("templates: read locales: %w", err))
+	}
 	for _, lang := range Languages() {
 		name := "locales/" + lang + ".json"
 		raw, err := fs.ReadFile(fsys, name)
@@ -39,6 +46,33 @@ func loadCatalogs(fsys fs.FS) (map[string]catalog, error) {
 		if err != nil {
 			problems = append(problems, fmt.Errorf("%s: %w", name, err))
 			continue
+		}
+		for _, a := range areas {
+			if !a.IsDir() {
+				continue
+			}
+			name := "locales/" + a.Name() + "/" + lang + ".json"
+			raw, err := fs.ReadFile(fsys, name)
+			if errors.Is(err, fs.ErrNotExist) {
+				problems = append(problems, fmt.Errorf("%w: %s", ErrMissingFile, name))
+				continue
+			}
+			if err != nil {
+				problems = append(problems, fmt.Errorf("templates: read %s: %w", name, err))
+				continue
+			}
+			more, err := parseCatalog(raw)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("%s: %w", name, err))
+				continue
+			}
+			for k, v := range more {
+				if _, dup := c[k]; dup {
+					problems = append(problems, fmt.Errorf("%s: %w: key %q defined twice", name, ErrBadCatalog, k))
+					continue
+				}
+				c[k] = v
+			}
 		}
 		cats[lang] = c
 	}

@@ -20,9 +20,35 @@ const (
 	PageUpgrade Page = "upgrade" // what B@kQ is and how to obtain it; data is UpgradePage
 )
 
+// pageDef pairs a page with the zero value of its view model, for Load's checks and dry runs.
+type pageDef struct {
+	page Page
+	zero any
+}
+
+// pageDefs lists every page in a fixed order: the sign-in pages here, then each self-service
+// area's own list from its views_<area>.go (so areas never edit one shared list).
+func pageDefs() []pageDef {
+	core := []pageDef{
+		{PageHome, HomePage{}}, {PageLogin, LoginPage{}}, {PagePost, PostPage{}}, {PageError, ErrorPage{}},
+		{PageDemo, DemoPage{}}, {PageChoose, ChoosePage{}}, {PageCard, CardPage{}}, {PageSMS, SMSPage{}},
+		{PageUpgrade, UpgradePage{}},
+	}
+	var all []pageDef
+	for _, area := range [][]pageDef{core, activationPages(), recoveryPages(), accountPages(), deskPages(), certRegPages()} {
+		all = append(all, area...)
+	}
+	return all
+}
+
 // pages lists every page in a fixed order, for Load's checks.
 func pages() []Page {
-	return []Page{PageHome, PageLogin, PagePost, PageError, PageDemo, PageChoose, PageCard, PageSMS, PageUpgrade}
+	defs := pageDefs()
+	out := make([]Page, len(defs))
+	for i, d := range defs {
+		out[i] = d.page
+	}
+	return out
 }
 
 // LangLink is one entry of the visible language switcher.
@@ -209,25 +235,10 @@ func baseOf(data any) (b Base, p Page, ok bool) {
 
 // zeroData returns the zero view model of page p, for Load's dry run.
 func zeroData(p Page) any {
-	switch p {
-	case PageHome:
-		return HomePage{}
-	case PageLogin:
-		return LoginPage{}
-	case PagePost:
-		return PostPage{}
-	case PageError:
-		return ErrorPage{}
-	case PageDemo:
-		return DemoPage{}
-	case PageChoose:
-		return ChoosePage{}
-	case PageCard:
-		return CardPage{}
-	case PageSMS:
-		return SMSPage{}
-	case PageUpgrade:
-		return UpgradePage{}
+	for _, d := range pageDefs() {
+		if d.page == p {
+			return d.zero
+		}
 	}
 	return nil
 }

@@ -30,6 +30,18 @@ var errPasswordChanged = errors.New("directory: password changed during login")
 // needsRehash), a successful login stores a new hash at the current cost (audit event
 // password_rehashed): the login is the only time the password is available to re-hash.
 func (d *Directory) Authenticate(ctx context.Context, dniNumber, password string) (User, error) {
+	return d.authenticate(ctx, dniNumber, password, StatusActive)
+}
+
+// AuthenticatePending is Authenticate for a credential still pending activation: the first
+// sign-in inside an enrolment journey (journey 2: "first authentication with B@kQ" before the
+// terms), which must prove the new password before the credential becomes active. It
+// refuses every other status with ErrLocked, so it can never stand in for Authenticate.
+func (d *Directory) AuthenticatePending(ctx context.Context, dniNumber, password string) (User, error) {
+	return d.authenticate(ctx, dniNumber, password, StatusPending)
+}
+
+func (d *Directory) authenticate(ctx context.Context, dniNumber, password string, want Status) (User, error) {
 	if err := ctx.Err(); err != nil {
 		return User{}, err
 	}
@@ -50,7 +62,9 @@ func (d *Directory) Authenticate(ctx context.Context, dniNumber, password string
 		})
 		switch {
 		case err == nil:
-			found = true
+			// A pending credential may have no password yet: answer as for an unknown
+			// number, after the same dummy hashing.
+			found = r.PasswordHash != "" || r.Status != StatusPending
 		case !errors.Is(err, ErrNotFound):
 			return User{}, fmt.Errorf("directory: authenticate: %w", err)
 		}
@@ -75,7 +89,7 @@ func (d *Directory) Authenticate(ctx context.Context, dniNumber, password string
 		return User{}, err
 	}
 	ok = ok && !overlong
-	if r.Status != StatusActive {
+	if r.Status != want {
 		// Hashed all the same (above), so a locked account answers as slowly as any other.
 		if err := d.pad(); err != nil {
 			return User{}, err

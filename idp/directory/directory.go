@@ -353,8 +353,13 @@ func (d *Directory) Add(ctx context.Context, u User, password string) (User, err
 	if err != nil {
 		return User{}, err
 	}
-	if err := d.checkPassword(u.DNI, password); err != nil {
-		return User{}, err
+	// A pending credential may be registered without a password (the activation letter, the
+	// registration desk): the citizen sets one in the journey.
+	pendingNoPassword := u.Status == StatusPending && password == ""
+	if !pendingNoPassword {
+		if err := d.checkPassword(u.DNI, password); err != nil {
+			return User{}, err
+		}
 	}
 	// A cheap check before spending an argon2id computation; the Update below re-checks.
 	err = d.db.View(func(tx *bolt.Tx) error {
@@ -366,9 +371,11 @@ func (d *Directory) Add(ctx context.Context, u User, password string) (User, err
 	if err != nil {
 		return User{}, fmt.Errorf("directory: add %s: %w", dni.Mask(u.DNI), err)
 	}
-	hash, err := d.hash(ctx, password)
-	if err != nil {
-		return User{}, err
+	var hash string
+	if !pendingNoPassword {
+		if hash, err = d.hash(ctx, password); err != nil {
+			return User{}, err
+		}
 	}
 	now := d.timestamp()
 	status := StatusActive

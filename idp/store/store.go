@@ -44,6 +44,10 @@ type PendingRequest struct {
 	AllowCreate bool `json:"allowCreate"`
 	// Levels are the acceptable levels, weakest first.
 	Levels []LevelRef `json:"levels"`
+	// ReturnTo marks a local sign-in (Atea's own self-service pages asking for a sign-in):
+	// the local path the browser goes back to once signed in, instead of an assertion to an
+	// SP. SPEntityID is then empty.
+	ReturnTo string `json:"returnTo,omitempty"`
 }
 
 // Flow is one sign-in in progress: the pending request plus the state of the login state
@@ -71,8 +75,15 @@ type Flow struct {
 	Chosen string `json:"chosen,omitempty"`
 	// Factor is the state of the flow's one-time second-factor challenge (the SMS code).
 	Factor FactorState `json:"factor,omitempty"`
-	// Request is the AuthnRequest the flow will answer.
+	// Request is the AuthnRequest the flow will answer; empty in a local sign-in (ReturnTo
+	// set) and in the self-service journeys.
 	Request PendingRequest `json:"request"`
+	// Journey names the self-service journey a flow belongs to ("activation", "recovery",
+	// …); "" for a sign-in. A journey's handlers refuse flows of any other.
+	Journey string `json:"journey,omitempty"`
+	// Data is the journey's own state (which citizen, which step's MACs…): never a secret in
+	// clear (store MACs of codes and passwords, as FactorState does).
+	Data map[string]string `json:"data,omitempty"`
 }
 
 // FactorState is a one-time second-factor challenge kept in its flow (the SMS code of

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -78,6 +79,7 @@ func cloneSession(s store.Session) store.Session {
 func cloneFlow(f store.Flow) store.Flow {
 	f.Request.Levels = slices.Clone(f.Request.Levels)
 	f.Factor.CodeMAC = slices.Clone(f.Factor.CodeMAC)
+	f.Data = maps.Clone(f.Data)
 	return f
 }
 

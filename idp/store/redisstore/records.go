@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -50,6 +51,7 @@ func flowRecord() record[store.Flow] {
 		expiresAt: func(f *store.Flow) time.Time { return f.ExpiresAt },
 		clone: func(f store.Flow) store.Flow {
 			f.Request.Levels = slices.Clone(f.Request.Levels)
+			f.Data = maps.Clone(f.Data)
 			return f
 		},
 	}

@@ -113,6 +113,8 @@ func flowKind() kind[store.Flow] {
 						{Level: "high", ClassRef: "http://eidas.europa.eu/LoA/high"},
 					},
 				},
+				Journey: "activation",
+				Data:    map[string]string{"user": "u-" + id},
 			}
 		},
 		withID:     func(f store.Flow, id string) store.Flow { f.ID = id; return f },
@@ -131,6 +133,9 @@ func flowKind() kind[store.Flow] {
 		scribble: func(f store.Flow) {
 			if len(f.Request.Levels) > 0 {
 				f.Request.Levels[0].ClassRef = "scribbled"
+			}
+			if f.Data != nil {
+				f.Data["user"] = "scribbled"
 			}
 		},
 		create: func(ctx context.Context, st store.Store, f store.Flow) error { return st.CreateFlow(ctx, f) },
