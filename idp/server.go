@@ -108,6 +108,25 @@ type Deps struct {
 	Certificates CertSignIn
 	// Extra mounts more handlers (the demo SP) on the IdP's mux.
 	Extra map[string]http.Handler
+	// SignIns, when set, is told of every sign-in (a new SSO session, not a reuse), for the
+	// citizen's "recent sign-ins" list on the account page. Its failure is logged and does
+	// not stop the sign-in.
+	SignIns SignInRecorder
+}
+
+// SignIn is one sign-in as the account page lists it: no SP, no full address.
+type SignIn struct {
+	Time   time.Time
+	Level  string // low, substantial, high
+	Method string // password, coordcard, smsotp, certificate
+	// Network is the client address with its host part cut (IPv4 /24, IPv6 /48): enough for
+	// a citizen to recognise "not me", too little to locate them.
+	Network string
+}
+
+// SignInRecorder keeps the recent sign-ins of users.
+type SignInRecorder interface {
+	RecordSignIn(ctx context.Context, userID string, si SignIn) error
 }
 
 // Server is Atea's HTTP-facing identity provider. It is an http.Handler.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 
 	"github.com/ateaidp/atea/idp/store"
 )
@@ -151,7 +152,30 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID, le
 		return sess, fmt.Errorf("%w: create session: %w", errUnavailable, err)
 	}
 	s.setCookie(w, s.cfg.CookieName, cookie, 0)
+	if s.deps.SignIns != nil {
+		si := SignIn{Time: now, Level: level, Method: method, Network: maskNetwork(clientIP(r))}
+		if err := s.deps.SignIns.RecordSignIn(r.Context(), userID, si); err != nil {
+			s.log.WarnContext(r.Context(), "record sign-in", "err", err)
+		}
+	}
 	return sess, nil
+}
+
+// maskNetwork cuts the host part of an address: IPv4 to its /24, IPv6 to its /48.
+func maskNetwork(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ""
+	}
+	bits := 48
+	if a.Unmap().Is4() {
+		a, bits = a.Unmap(), 24
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return ""
+	}
+	return p.String()
 }
 
 // flowPost reads a form posted to one step of a sign-in flow and checks everything a step

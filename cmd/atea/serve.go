@@ -188,6 +188,16 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 			return err
 		}
 	}
+	sms, err := newSender(cfg, logger)
+	if err != nil {
+		return err
+	}
+	if err := mountJourneys(srv, journeyEnv{
+		Cfg: cfg, Directory: dir, Store: st, SMS: sms, Card: card, Factors: factors,
+		Certificates: certs, Logger: logger, Now: time.Now,
+	}); err != nil {
+		return err
+	}
 	if err := sps.Refresh(ctx); err != nil {
 		logger.Warn("sp metadata: some files were not loaded", "err", err)
 	}
