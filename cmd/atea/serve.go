@@ -18,6 +18,7 @@ import (
 
 	"github.com/ateaidp/atea/config"
 	"github.com/ateaidp/atea/idp"
+	"github.com/ateaidp/atea/idp/authn/smsotp"
 	"github.com/ateaidp/atea/idp/demosp"
 	"github.com/ateaidp/atea/idp/directory"
 	"github.com/ateaidp/atea/idp/keys"
@@ -192,8 +193,12 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	mail, err := smsotp.NewMailDir(filepath.Join(cfg.DataDir, "mail"), "", time.Now, logger)
+	if err != nil {
+		return err
+	}
 	if err := mountJourneys(srv, journeyEnv{
-		Cfg: cfg, Directory: dir, Store: st, SMS: sms, Card: card, Factors: factors,
+		Cfg: cfg, Directory: dir, Store: st, SMS: sms, Mail: mail, Card: card, Factors: factors,
 		Certificates: certs, Logger: logger, Now: time.Now,
 	}); err != nil {
 		return err
