@@ -234,3 +234,9 @@ func (k *Kit) Sessions(ctx context.Context, userID string) ([]store.Session, err
 func (k *Kit) SessionHandle(id string) string {
 	return k.s.mac(k.s.deps.Secrets.Store, "handle", id)[:22]
 }
+
+// ClearFailures forgets the failed passwords counted for a DNI/NIE in the shared store (the
+// self-service unblock clears them with the directory's own counter).
+func (k *Kit) ClearFailures(ctx context.Context, dniNumber string) error {
+	return k.s.ClearFailures(ctx, dniNumber)
+}
