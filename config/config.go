@@ -32,7 +32,41 @@ type Config struct {
 	Directory        Directory   `mapstructure:"directory"`
 	Factors          Factors     `mapstructure:"secondFactors"`
 	Certificate      Certificate `mapstructure:"certificate"`
+	SelfService      SelfService `mapstructure:"selfService"`
 }
+
+// SelfService configures the credential journeys (issue 5): activation by letter,
+// issuance at a registration desk, recovery, the account pages, registration with a
+// certificate and the online upgrade.
+type SelfService struct {
+	// TermsVersion is the version of the terms of use citizens accept; a change makes the
+	// next journey ask again.
+	TermsVersion string `mapstructure:"termsVersion"`
+	// ActivationCodeTTL is how long an activation letter's code is valid; EnrolmentLinkTTL
+	// how long the e-mailed link after a registration desk is.
+	ActivationCodeTTL time.Duration `mapstructure:"activationCodeTTL"`
+	EnrolmentLinkTTL  time.Duration `mapstructure:"enrolmentLinkTTL"`
+	// MinimumAge is the youngest a citizen registered at a desk or with a certificate may be.
+	MinimumAge int  `mapstructure:"minimumAge"`
+	Mail       Mail `mapstructure:"mail"`
+}
+
+// Mail configures e-mail to citizens (the card and link after a desk, confirmation codes
+// for a new address): maildir writes .eml files (the embedded default), smtp submits them.
+type Mail struct {
+	Type string `mapstructure:"type"`
+	// Dir is the maildir directory; "" is <DataDir>/mail.
+	Dir  string `mapstructure:"dir"`
+	From string `mapstructure:"from"`
+	// SMTPAddr is host:port of the submission server (STARTTLS required off loopback);
+	// SMTPUsername and SMTPPasswordFile enable AUTH PLAIN.
+	SMTPAddr         string `mapstructure:"smtpAddr"`
+	SMTPUsername     string `mapstructure:"smtpUsername"`
+	SMTPPasswordFile string `mapstructure:"smtpPasswordFile"`
+}
+
+// MailDir is where the maildir e-mail sender writes.
+func (c *Config) MailDir() string { return c.orData(c.SelfService.Mail.Dir, "mail") }
 
 // Certificate configures sign-in with an electronic DNI or a qualified certificate (level
 // high): either a trusted reverse proxy terminates TLS and passes the verified certificate in
@@ -383,6 +417,10 @@ func Default() *Config {
 			Sender: Sender{Type: "outbox", WebhookAuthHeader: "Authorization", WebhookTimeout: 5 * time.Second},
 		},
 		Certificate: Certificate{CRLFiles: []string{}, TrustedProxies: []string{}},
+		SelfService: SelfService{
+			TermsVersion: "2026-01", ActivationCodeTTL: 30 * 24 * time.Hour, EnrolmentLinkTTL: 30 * 24 * time.Hour,
+			MinimumAge: 16, Mail: Mail{Type: "maildir", From: "Atea <no-reply@atea.invalid>"},
+		},
 		Directory: Directory{
 			// OWASP Password Storage Cheat Sheet, argon2id minimum: m=19456 KiB, t=2, p=1.
 			Argon2:              Argon2{MemoryKiB: 19456, Time: 2, Threads: 1},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -70,7 +71,33 @@ func (c *Config) Validate() error {
 	c.validateDirectory(&v)
 	c.validateFactors(&v)
 	c.validateCertificate(&v)
+	c.validateSelfService(&v)
 	return errors.Join(v.problems...)
+}
+
+func (c *Config) validateSelfService(v *validator) {
+	s := c.SelfService
+	if s.TermsVersion == "" || len(s.TermsVersion) > 64 || strings.ContainsFunc(s.TermsVersion, func(r rune) bool { return r < ' ' }) {
+		v.add("selfService.termsVersion", "want 1 to 64 printable characters")
+	}
+	v.durationIn("selfService.activationCodeTTL", s.ActivationCodeTTL, time.Hour, 366*24*time.Hour)
+	v.durationIn("selfService.enrolmentLinkTTL", s.EnrolmentLinkTTL, time.Hour, 366*24*time.Hour)
+	v.intIn("selfService.minimumAge", s.MinimumAge, 14, 18)
+	switch s.Mail.Type {
+	case "maildir":
+	case "smtp":
+		if host, port, err := net.SplitHostPort(s.Mail.SMTPAddr); err != nil || host == "" || !validPort(port) {
+			v.add("selfService.mail.smtpAddr", fmt.Sprintf("want host:port, got %q", s.Mail.SMTPAddr))
+		}
+		if (s.Mail.SMTPUsername == "") != (s.Mail.SMTPPasswordFile == "") {
+			v.add("selfService.mail.smtpPasswordFile", "set both smtpUsername and smtpPasswordFile, or neither")
+		}
+	default:
+		v.add("selfService.mail.type", fmt.Sprintf("want maildir or smtp, got %q", s.Mail.Type))
+	}
+	if _, err := mail.ParseAddress(s.Mail.From); err != nil {
+		v.add("selfService.mail.from", fmt.Sprintf("want an address such as \"Atea <no-reply@example.org>\", got %q", s.Mail.From))
+	}
 }
 
 func (c *Config) validateServer(v *validator) {

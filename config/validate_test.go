@@ -64,6 +64,17 @@ func TestValidate(t *testing.T) {
 		{"entityID URN", func(c *Config) { c.EntityIDSetting = "urn:example:idp" }, "", ""},
 		{"dataDir empty", func(c *Config) { c.DataDir = "" }, "dataDir", "empty"},
 
+		{"terms version empty", func(c *Config) { c.SelfService.TermsVersion = "" }, "selfService.termsVersion", "printable"},
+		{"activation code forever", func(c *Config) { c.SelfService.ActivationCodeTTL = 1000 * 24 * time.Hour }, "selfService.activationCodeTTL", "want"},
+		{"minimum age 12", func(c *Config) { c.SelfService.MinimumAge = 12 }, "selfService.minimumAge", "want"},
+		{"mail type unknown", func(c *Config) { c.SelfService.Mail.Type = "pigeon" }, "selfService.mail.type", "maildir or smtp"},
+		{"smtp without address", func(c *Config) { c.SelfService.Mail.Type = "smtp" }, "selfService.mail.smtpAddr", "host:port"},
+		{"smtp user without password", func(c *Config) {
+			c.SelfService.Mail.Type, c.SelfService.Mail.SMTPAddr, c.SelfService.Mail.SMTPUsername = "smtp", "mail.example.org:587", "atea"
+		}, "selfService.mail.smtpPasswordFile", "both"},
+		{"smtp ok", func(c *Config) { c.SelfService.Mail.Type, c.SelfService.Mail.SMTPAddr = "smtp", "mail.example.org:587" }, "", ""},
+		{"mail from bad", func(c *Config) { c.SelfService.Mail.From = "nobody" }, "selfService.mail.from", "address"},
+
 		{"cookieSecure over http", func(c *Config) { c.Session.CookieSecure = true }, "session.cookieSecure", "https"},
 		{"cookieSecure over https", func(c *Config) { c.Session.CookieSecure, c.BaseURL = true, "https://idp.example.org" }, "", ""},
 		{"cookie name empty", func(c *Config) { c.Session.CookieName = "" }, "session.cookieName", "cookie name"},

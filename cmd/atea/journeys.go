@@ -54,3 +54,20 @@ func mountJourneys(srv *idp.Server, env journeyEnv) error {
 	}
 	return nil
 }
+
+// newMailer builds the e-mail sender of selfService.mail.
+func newMailer(cfg *config.Config, log *slog.Logger) (smsotp.Sender, error) {
+	m := cfg.SelfService.Mail
+	if m.Type == "smtp" {
+		s, err := smsotp.NewSMTP(smsotp.SMTPConfig{Addr: m.SMTPAddr, From: m.From, Username: m.SMTPUsername, PasswordFile: m.SMTPPasswordFile}, time.Now, log)
+		if err != nil {
+			return nil, fmt.Errorf("selfService.mail: %w", err)
+		}
+		return s, nil
+	}
+	d, err := smsotp.NewMailDir(cfg.MailDir(), m.From, time.Now, log)
+	if err != nil {
+		return nil, fmt.Errorf("selfService.mail.dir: %w", err)
+	}
+	return d, nil
+}

@@ -18,7 +18,6 @@ import (
 
 	"github.com/ateaidp/atea/config"
 	"github.com/ateaidp/atea/idp"
-	"github.com/ateaidp/atea/idp/authn/smsotp"
 	"github.com/ateaidp/atea/idp/demosp"
 	"github.com/ateaidp/atea/idp/directory"
 	"github.com/ateaidp/atea/idp/keys"
@@ -193,7 +192,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	mail, err := smsotp.NewMailDir(filepath.Join(cfg.DataDir, "mail"), "", time.Now, logger)
+	mail, err := newMailer(cfg, logger)
 	if err != nil {
 		return err
 	}
