@@ -71,6 +71,7 @@ type users interface {
 	revoke(ctx context.Context, dniNumber, reason string) error
 	history(ctx context.Context, dniNumber string, n int) ([]directory.Event, error)
 	issueCard(ctx context.Context, dniNumber string) (string, error)
+	check(ctx context.Context) error
 }
 
 // localUsers uses the directory file directly (no server running).
@@ -97,6 +98,8 @@ func (l localUsers) list(ctx context.Context) ([]userRecord, error) {
 	}
 	return out, err
 }
+
+func (l localUsers) check(ctx context.Context) error { return l.d.Check(ctx) }
 
 func (l localUsers) unlock(ctx context.Context, id string) error { return l.d.Unlock(ctx, id) }
 
@@ -172,6 +175,14 @@ func adminHandler(d *directory.Directory, card *coordcard.Method, fc failureClea
 		}
 		log.InfoContext(r.Context(), "user added via admin socket", "user_id", rec.ID)
 		writeJSON(w, http.StatusCreated, rec)
+	})
+	m.HandleFunc("GET /directory/check", func(w http.ResponseWriter, r *http.Request) {
+		if err := lu.check(r.Context()); err != nil {
+			// A broken invariant is the answer, not a failure of the call.
+			writeJSON(w, http.StatusOK, map[string]string{"problems": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{})
 	})
 	m.HandleFunc("GET /users", func(w http.ResponseWriter, r *http.Request) {
 		recs, err := lu.list(r.Context())
@@ -338,6 +349,17 @@ func (ru *remoteUsers) list(ctx context.Context) ([]userRecord, error) {
 	var recs []userRecord
 	err := ru.do(ctx, http.MethodGet, "/users", nil, &recs)
 	return recs, err
+}
+
+func (ru *remoteUsers) check(ctx context.Context) error {
+	var out map[string]string
+	if err := ru.do(ctx, http.MethodGet, "/directory/check", nil, &out); err != nil {
+		return err
+	}
+	if p := out["problems"]; p != "" {
+		return fmt.Errorf("%w: %s", directory.ErrCorrupt, p)
+	}
+	return nil
 }
 
 func (ru *remoteUsers) unlock(ctx context.Context, id string) error {

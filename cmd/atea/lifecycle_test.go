@@ -47,6 +47,9 @@ func lifecycleCLI(t *testing.T, data string) {
 	if strings.Contains(out, "ERROR") {
 		t.Errorf("user show output has an error:\n%s", out)
 	}
+	if out, err := runCLI(t, "", "user", "check", "--data", data); err != nil || !strings.Contains(out, "consistent") {
+		t.Errorf("user check = %q, %v", out, err)
+	}
 }
 
 func TestUserLifecycleWithoutServer(t *testing.T) {

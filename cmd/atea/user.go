@@ -81,7 +81,7 @@ func demoPassword() (string, error) {
 }
 
 func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	const help = "usage: atea user add|show|list|lock|unlock|revoke|card [flags]   (atea user SUBCOMMAND --help)"
+	const help = "usage: atea user add|show|list|lock|unlock|revoke|card|check [flags]   (atea user SUBCOMMAND --help)"
 	if len(args) == 0 {
 		return usageErrorf("%s", help)
 	}
@@ -100,6 +100,8 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return cmdUserStatus(ctx, "revoke", args[1:], stdout, stderr)
 	case "card":
 		return cmdUserCard(ctx, args[1:], stdout, stderr)
+	case "check":
+		return cmdUserCheck(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, help)
 		return nil
@@ -370,6 +372,25 @@ func cmdUserCard(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return fmt.Errorf("user card: %w", err)
 		}
 		fmt.Fprintf(stdout, "new coordinate card for %s (any previous card no longer works):\n\n%s\n", id, card)
+		return nil
+	})
+}
+
+// cmdUserCheck verifies the directory's invariants (directory.Check): after a crash, a
+// restore from backup, or for peace of mind. Exit status 1 when a problem is found.
+func cmdUserCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf commonFlags
+	cf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return withUsers(ctx, cf, func(u users) error {
+		if err := u.check(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "directory consistent")
 		return nil
 	})
 }
