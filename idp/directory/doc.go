@@ -22,18 +22,30 @@
 //     §4.22), kept in the file in the same transaction as the change (History) and written
 //     to Options.Audit after it commits.
 //
+//   - the one-time codes of the activation journeys (enrol.go): IssueCode makes a code for a
+//     pending credential (an activation letter, a desk's e-mailed link) and keeps only its
+//     HMAC under a key stored in the file, with expiry, use and mismatch count; CheckCode
+//     checks it with the data typed beside it; Enrol consumes it together with the password,
+//     the terms, the credential type and the activation in one transaction, so a crash
+//     leaves a pending credential with a live code or an active one, never half of each;
+//   - password changes and the self-service unblock (SetPassword, with unlock), contact
+//     changes (SetContact) and the first sign-in inside an enrolment (AuthenticatePending);
+//   - Check, the cross-bucket invariants, run by `atea user check` and by the kill -9 test.
+//
 // It is not responsible for per-IP or per-flow attempt limits, the login_failed /
-// login_succeeded events, or what a citizen is shown: the IdP's login handler does those. It
-// does not generate, hash or compare card values (package coordcard does, and hands the
-// directory opaque hashes and a check function), and does not implement password change or
-// recovery (yet).
+// login_succeeded events, or what a citizen is shown: the IdP's login handler and the
+// self-service journeys (idp/selfservice/…) do those. It does not generate, hash or compare
+// card values (package coordcard does, and hands the directory opaque hashes and a check
+// function).
 //
 // # Storage layout
 //
 // Bucket "users" maps the internal user ID to a JSON record (including the PHC hash and the
 // card, if any); bucket "by_dni" maps the canonical DNI/NIE to the ID. Bucket "audit" maps a
 // time-ordered key (Unix nanoseconds and a sequence number, big-endian) to a JSON Event, and
-// "audit_by_user" indexes it by user ID. Every change is one bbolt Update transaction, so the
+// "audit_by_user" indexes it by user ID. Bucket "codes" maps a code's HMAC to its record and
+// "codes_by_user" maps user ID, NUL, purpose to the live code's HMAC; "meta" holds the
+// code-MAC key. Every change is one bbolt Update transaction, so the
 // buckets change together or not at all; bbolt is ACID and a kill -9 leaves the file
 // consistent. bbolt holds an exclusive flock on the file: a second process (or a second Open in
 // the same process) gets ErrBusy after about a second.
