@@ -2,20 +2,27 @@
 // citizen's identity data, credential type, status and password hash.
 //
 // It is responsible for:
+//
 //   - validating user data on Add (DNI/NIE via package dni, names, birth date, contact data);
+//
 //   - the password policy on Add (length, not the DNI, not a common password: SECURITY.md §4.16,
 //     ASVS 4.0.3 2.1.7, NIST SP 800-63B §5.1.1.2);
+//
 //   - hashing passwords with argon2id (RFC 9106) at configurable cost, stored in PHC string form so
 //     the cost can be raised later, with bounded concurrency so hashing is no DoS lever;
+//
 //   - Authenticate, shaped so that an unknown DNI, a wrong password and a locked account cost the
 //     same work (SECURITY.md §4.7, §4.9), and the consecutive-failure lockout, kept durably;
+//
 //   - persisting each user's coordinate card (B@kQ): the cells' keyed hashes (never the
 //     values), the pending challenge kept per account, and the card's failure counters and
 //     lock, each change one transaction (IssueCard, CardChallenge, VerifyCard, UnlockCard,
 //     RevokeCard; SECURITY.md §4.8);
+//
 //   - the credential lifecycle: statuses pending_activation, active, locked and revoked, changed
 //     only along the table of CheckTransition (revoked is final) by one function, setStatus
 //     (Lock, Unlock, Revoke, Activate and the failure lockout all go through it);
+//
 //   - audit events for changes it makes (user_added, user_locked, user_unlocked, user_revoked,
 //     status_changed, failures_cleared, terms_accepted, password_rehashed, card_issued,
 //     card_failed, card_locked, card_unlocked, card_revoked), with the DNI masked (SECURITY.md
@@ -28,8 +35,10 @@
 //     checks it with the data typed beside it; Enrol consumes it together with the password,
 //     the terms, the credential type and the activation in one transaction, so a crash
 //     leaves a pending credential with a live code or an active one, never half of each;
+//
 //   - password changes and the self-service unblock (SetPassword, with unlock), contact
 //     changes (SetContact) and the first sign-in inside an enrolment (AuthenticatePending);
+//
 //   - Check, the cross-bucket invariants, run by `atea user check` and by the kill -9 test.
 //
 // It is not responsible for per-IP or per-flow attempt limits, the login_failed /
