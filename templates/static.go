@@ -29,6 +29,8 @@ func contentType(name string) string {
 	switch ext := path.Ext(name); ext {
 	case ".css":
 		return "text/css; charset=utf-8"
+	case ".js":
+		return "text/javascript; charset=utf-8"
 	case ".svg":
 		return "image/svg+xml"
 	case ".png":

@@ -40,7 +40,8 @@ Usage:
   atea serve          run the identity provider (no config needed to try it out)
   atea check-config   load and validate a configuration file
   atea metadata       export Atea's IdP metadata
-  atea user           add, show, list and unlock citizens
+  atea user           add, show, list, lock, unlock, revoke and check citizens
+  atea activation     issue a B@k activation letter (creates the pending citizen)
   atea explain        explain an AuthnRequest: SP, level asked for, methods that qualify, verdict
   atea bench sso      measure single sign-on throughput and CPU
 
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdMetadata(ctx, args[1:], stdout, stderr)
 	case "user":
 		return cmdUser(ctx, args[1:], stdin, stdout, stderr)
+	case "activation":
+		return cmdActivation(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, args[1:], stdout, stderr)
 	case "explain":
