@@ -22,6 +22,7 @@ import (
 	"github.com/ateaidp/atea/idp/directory"
 	"github.com/ateaidp/atea/idp/keys"
 	"github.com/ateaidp/atea/idp/samlxml"
+	"github.com/ateaidp/atea/idp/selfservice/account"
 	"github.com/ateaidp/atea/metadata"
 	"github.com/ateaidp/atea/templates"
 )
@@ -170,6 +171,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 		Factors: factors,
 		Store:   st, Directory: dir, SPs: sps, Signer: signer, Cert: sk.Cert, Secrets: secrets,
 		Templates: tmpl, Logger: logger, Audit: logger.With("log", "audit"), Extra: extra,
+		SignIns: account.NewRecorder(dir),
 	}
 	if certs != nil {
 		deps.Certificates = certDNI{certs}

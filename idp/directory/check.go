@@ -75,6 +75,16 @@ func (d *Directory) Check(ctx context.Context) error {
 		}
 		checkAudit(tx, bad)
 		checkCodes(tx, recs, bad)
+		if b := tx.Bucket([]byte(bucketSignIns)); b != nil {
+			_ = b.ForEach(func(k, v []byte) error {
+				if _, ok := recs[string(k)]; !ok {
+					bad("sign-ins of unknown user %s", k)
+				} else if _, err := decodeSignIns(v); err != nil {
+					bad("sign-ins of %s unreadable: %v", k, err)
+				}
+				return nil
+			})
+		}
 		return nil
 	})
 	if err != nil {

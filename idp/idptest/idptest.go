@@ -90,6 +90,13 @@ var testKey = sync.OnceValue(func() *rsa.PrivateKey {
 // handlers are mounted by the caller with IdP.Server.Handle (before the first request).
 func New(t testing.TB, update func(*idp.Config)) *IdP {
 	t.Helper()
+	return NewWithDeps(t, update, nil)
+}
+
+// NewWithDeps is New with the IdP's dependencies changed before it starts (a sign-in
+// recorder, other factors); the directory and store in Deps are the IdP's own.
+func NewWithDeps(t testing.TB, update func(*idp.Config), deps func(*idp.Deps)) *IdP {
+	t.Helper()
 	dir := t.TempDir()
 	clock := &Clock{t: time.Now()}
 	ts := httptest.NewUnstartedServer(nil)
@@ -147,11 +154,15 @@ func New(t testing.TB, update func(*idp.Config)) *IdP {
 	if update != nil {
 		update(&cfg)
 	}
-	srv, err := idp.New(cfg, idp.Deps{
+	dp := idp.Deps{
 		Store: st, Directory: d, SPs: src, Signer: signer, Cert: cert,
 		Secrets:   keys.DeriveSecrets([]byte("0123456789abcdef0123456789abcdef")),
 		Templates: tmpl, Logger: logger, Factors: []authn.SecondFactor{card, sms},
-	})
+	}
+	if deps != nil {
+		deps(&dp)
+	}
+	srv, err := idp.New(cfg, dp)
 	if err != nil {
 		t.Fatal(err)
 	}
