@@ -9,7 +9,7 @@ import (
 // 1). The terms version comes from selfService.termsVersion; the other knobs keep the
 // package defaults (activation.DefaultConfig).
 func mountActivation(srv *idp.Server, env journeyEnv) error {
-	h, err := activation.New(activation.Config{TermsVersion: env.Cfg.SelfService.TermsVersion}, activation.Deps{
+	h, err := activation.New(activation.Config{TermsVersion: env.Cfg.SelfService.TermsVersion, SignInReturn: "/account"}, activation.Deps{
 		Kit: srv.Kit(), Directory: env.Directory, SMS: env.SMS, Now: env.Now,
 	})
 	if err != nil {
