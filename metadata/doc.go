@@ -36,9 +36,12 @@
 //
 // # Not here
 //
-// This package does not verify metadata signatures yet (metadata/xmlsig will be wired in with
-// trust anchors per source), does not sign Atea's own metadata, and does not fetch metadata
-// over HTTP. Certificate validity dates are not checked: in SAML metadata a certificate is only
+// Remote sources (remote.go: URLSource for one document or an aggregate; mdq.go: MDQSource,
+// per-entity queries) verify the document's signature with metadata/xmlsig against the
+// source's pinned anchors before using anything in it, enforce validUntil, keep the last
+// good copy on failure and audit a Diff of every change; Multi combines sources by priority.
+// They are not yet wired into `atea serve` (issue 6), which reads the directory source only.
+// The package does not sign Atea's own metadata. Certificate validity dates are not checked: in SAML metadata a certificate is only
 // a container for a key, whose trust comes from the metadata itself. It serves no HTTP and
 // touches no store; per-SP policy (what to sign, encrypt, release) belongs to the idp package
 // and its configuration.
