@@ -177,6 +177,7 @@ func adminHandler(d *directory.Directory, card *coordcard.Method, fc failureClea
 		writeJSON(w, http.StatusCreated, rec)
 	})
 	registerAdminActivation(m, d, log)
+	registerAdminAgents(m, d, log)
 	m.HandleFunc("GET /directory/check", func(w http.ResponseWriter, r *http.Request) {
 		if err := lu.check(r.Context()); err != nil {
 			// A broken invariant is the answer, not a failure of the call.

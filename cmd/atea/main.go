@@ -42,6 +42,7 @@ Usage:
   atea metadata       export Atea's IdP metadata
   atea user           add, show, list, lock, unlock, revoke and check citizens
   atea activation     issue a B@k activation letter (creates the pending citizen)
+  atea agent          add, list, lock and unlock registration agents
   atea explain        explain an AuthnRequest: SP, level asked for, methods that qualify, verdict
   atea bench sso      measure single sign-on throughput and CPU
 
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdUser(ctx, args[1:], stdin, stdout, stderr)
 	case "activation":
 		return cmdActivation(ctx, args[1:], stdout, stderr)
+	case "agent":
+		return cmdAgent(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, args[1:], stdout, stderr)
 	case "explain":

@@ -171,8 +171,10 @@ func (d *Directory) succeed(ctx context.Context, r record, h phc, password strin
 		case cur.PasswordHash != r.PasswordHash:
 			// The password we verified is no longer the user's.
 			return errPasswordChanged
-		case cur.Status != StatusActive:
-			// Locked by concurrent failures after we read it: the lock wins.
+		case cur.Status != r.Status:
+			// Locked by concurrent failures (or otherwise changed) after we read it: the
+			// change wins. r.Status is the status authenticate accepted (active, or pending
+			// in an enrolment's first sign-in).
 			return ErrLocked
 		}
 		cur.Failures = 0

@@ -165,8 +165,11 @@ func TestSetPasswordAndContact(t *testing.T) {
 	if err := d.SetPassword(ctx, u.DNI, "a good password", false, "desk"); err != nil {
 		t.Fatalf("SetPassword(pending): %v", err)
 	}
+	if _, err := d.AuthenticatePending(ctx, u.DNI, "not the password"); !errors.Is(err, directory.ErrInvalidCredentials) {
+		t.Errorf("AuthenticatePending(wrong) = %v, want ErrInvalidCredentials", err)
+	}
 	if _, err := d.AuthenticatePending(ctx, u.DNI, "a good password"); err != nil {
-		t.Errorf("AuthenticatePending: %v", err)
+		t.Errorf("AuthenticatePending after one wrong password: %v", err)
 	}
 	if _, err := d.Authenticate(ctx, u.DNI, "a good password"); !errors.Is(err, directory.ErrLocked) {
 		t.Errorf("Authenticate(pending) = %v, want ErrLocked", err)
