@@ -2,7 +2,12 @@ package idp
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -239,4 +244,52 @@ func (k *Kit) SessionHandle(id string) string {
 // self-service unblock clears them with the directory's own counter).
 func (k *Kit) ClearFailures(ctx context.Context, dniNumber string) error {
 	return k.s.ClearFailures(ctx, dniNumber)
+}
+
+// ErrSealed means a sealed value does not open: tampered, or sealed for another flow.
+var ErrSealed = errors.New("idp: sealed value does not open")
+
+// sealer is the AES-256-GCM of (purpose, flowID), keyed by a keyed hash under the IdP's
+// secret: only this IdP (and replicas sharing the secret) opens what it sealed, and each flow
+// and purpose has its own key.
+func (k *Kit) sealer(purpose, flowID string) (cipher.AEAD, error) {
+	key := sha256.Sum256([]byte(k.MAC(purpose+"-seal", flowID)))
+	block, err := aes.NewCipher(key[:])
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// Seal encrypts a value a journey needs in clear at its end (the activation code Enrol
+// consumes) for keeping in flow flowID's Data, which must never hold it so. The flow ID is
+// the associated data: a sealed value copied into another flow does not open.
+func (k *Kit) Seal(purpose, flowID, value string) (string, error) {
+	g, err := k.sealer(purpose, flowID)
+	if err != nil {
+		return "", fmt.Errorf("idp: seal: %w", err)
+	}
+	nonce := make([]byte, g.NonceSize())
+	_, _ = rand.Read(nonce) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(g.Seal(nonce, nonce, []byte(value), []byte(flowID))), nil
+}
+
+// Open reverses Seal; ErrSealed when the value was tampered with or sealed elsewhere.
+func (k *Kit) Open(purpose, flowID, sealed string) (string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(sealed)
+	if err != nil {
+		return "", ErrSealed
+	}
+	g, err := k.sealer(purpose, flowID)
+	if err != nil {
+		return "", fmt.Errorf("idp: open: %w", err)
+	}
+	if len(raw) < g.NonceSize() {
+		return "", ErrSealed
+	}
+	pt, err := g.Open(nil, raw[:g.NonceSize()], raw[g.NonceSize():], []byte(flowID))
+	if err != nil {
+		return "", ErrSealed
+	}
+	return string(pt), nil
 }
