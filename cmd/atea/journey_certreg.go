@@ -25,7 +25,7 @@ func mountCertReg(srv *idp.Server, env journeyEnv) error {
 		deps.Certificates = env.Certificates
 	}
 	reg, err := certreg.New(certreg.Config{
-		TermsVersion: env.Cfg.SelfService.TermsVersion, CertBaseURL: env.Cfg.Certificate.BaseURL, SignInReturn: "/account",
+		TermsVersion: env.Cfg.SelfService.TermsVersion, MinimumAge: env.Cfg.SelfService.MinimumAge, CertBaseURL: env.Cfg.Certificate.BaseURL, SignInReturn: "/account",
 	}, deps)
 	if err != nil {
 		return err

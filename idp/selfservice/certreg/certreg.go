@@ -44,7 +44,7 @@ const (
 // maxForm bounds every posted form: a few short fields.
 const maxForm = 8 << 10
 
-// MinAge is the age a citizen must be over to register (BRIEF.md journey 2's requirement,
+// MinAge is the default age a citizen must be over to register (BRIEF.md journey 2's requirement,
 // which holds for every credential).
 const MinAge = 16
 
@@ -52,6 +52,8 @@ const MinAge = 16
 type Config struct {
 	// TermsVersion is the version of the terms the citizen accepts.
 	TermsVersion string
+	// MinimumAge is the age a citizen must have reached (0 → MinAge).
+	MinimumAge int
 	// CodeTTL is how long the SMS code works (ASVS 5.0 V6.5.5: at most 10 minutes for an
 	// out-of-band secret); CodeDigits its length.
 	CodeTTL    time.Duration
@@ -83,7 +85,7 @@ type Config struct {
 // DefaultConfig is the journey's default tuning.
 func DefaultConfig() Config {
 	return Config{
-		TermsVersion: "2026-01", CodeTTL: 10 * time.Minute, CodeDigits: 6, MaxCodeAttempts: 5,
+		TermsVersion: "2026-01", MinimumAge: MinAge, CodeTTL: 10 * time.Minute, CodeDigits: 6, MaxCodeAttempts: 5,
 		ResendCooldown: 60 * time.Second, MaxSends: 3, SMSLimit: 10, SMSWindow: 24 * time.Hour,
 		ReceiptTTL: 30 * time.Minute, Location: time.Local,
 		SignInReturn: "/", RecoveryPath: "/recover",
@@ -95,7 +97,7 @@ func (c Config) withDefaults() Config {
 	for _, p := range []struct {
 		v   *int
 		def int
-	}{{&c.CodeDigits, d.CodeDigits}, {&c.MaxCodeAttempts, d.MaxCodeAttempts}, {&c.MaxSends, d.MaxSends}, {&c.SMSLimit, d.SMSLimit}} {
+	}{{&c.MinimumAge, d.MinimumAge}, {&c.CodeDigits, d.CodeDigits}, {&c.MaxCodeAttempts, d.MaxCodeAttempts}, {&c.MaxSends, d.MaxSends}, {&c.SMSLimit, d.SMSLimit}} {
 		if *p.v == 0 {
 			*p.v = p.def
 		}

@@ -147,9 +147,9 @@ func (h *Handler) postDetails(w http.ResponseWriter, r *http.Request) {
 		bad("birth", "certreg.form.error.birth")
 		return
 	}
-	if !olderThan(birth, MinAge, today) {
+	if !olderThan(birth, h.cfg.MinimumAge, today) {
 		h.audit(r.Context(), "certreg_refused", f.Data[dataDNI], "reason", "under_age")
-		bad("birth", "certreg.form.error.age", MinAge)
+		bad("birth", "certreg.form.error.age", h.cfg.MinimumAge)
 		return
 	}
 	expiry, ok := parseDate(in.expiry)
