@@ -251,6 +251,28 @@ type SPMetadata struct {
 	Dir string `mapstructure:"dir"`
 	// PollInterval is how often the directory is checked for changes.
 	PollInterval time.Duration `mapstructure:"pollInterval"`
+	// Sources are remote SP metadata sources, consulted after the directory in this order:
+	// the first source that knows an entityID wins (a conflict is logged).
+	Sources []MetadataSource `mapstructure:"sources"`
+}
+
+// MetadataSource is one remote SP metadata source (issue 6): a URL serving one
+// EntityDescriptor or an aggregate EntitiesDescriptor, or an MDQ service. Its documents must
+// be signed by one of the certificates in TrustAnchorsFile.
+type MetadataSource struct {
+	Name string `mapstructure:"name"`
+	// Type is url or mdq.
+	Type string `mapstructure:"type"`
+	// URL is the document's URL (url) or the MDQ base URL (mdq).
+	URL string `mapstructure:"url"`
+	// TrustAnchorsFile holds the PEM certificates a document's signature must verify with.
+	TrustAnchorsFile string `mapstructure:"trustAnchorsFile"`
+	// Interval is how often a url source is refreshed (0: 1h); MaxBytes bounds a document
+	// (0: 256 MiB for url, 4 MiB per entity for mdq).
+	Interval time.Duration `mapstructure:"interval"`
+	MaxBytes int64         `mapstructure:"maxBytes"`
+	// RequireValidUntil refuses documents without a validUntil.
+	RequireValidUntil bool `mapstructure:"requireValidUntil"`
 }
 
 // Store selects the session-state backend.
@@ -402,7 +424,7 @@ func Default() *Config {
 			SignatureAlgorithm:    "rsa-sha256",
 		},
 		Keys:       Keys{Algorithm: "rsa2048"},
-		SPMetadata: SPMetadata{PollInterval: 2 * time.Second},
+		SPMetadata: SPMetadata{PollInterval: 2 * time.Second, Sources: []MetadataSource{}},
 		Store: Store{Type: "memory", Redis: Redis{
 			Addrs: []string{"127.0.0.1:6379"}, KeyPrefix: "atea:",
 			DialTimeout: 2 * time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second, OpTimeout: 500 * time.Millisecond,

@@ -58,6 +58,7 @@ func (c *Config) Validate() error {
 	c.validateKeys(&v)
 
 	v.durationAtLeast("spMetadata.pollInterval", c.SPMetadata.PollInterval, 500*time.Millisecond)
+	c.validateMetadataSources(&v)
 	switch c.Store.Type {
 	case "memory":
 	case "redis":
@@ -73,6 +74,30 @@ func (c *Config) Validate() error {
 	c.validateCertificate(&v)
 	c.validateSelfService(&v)
 	return errors.Join(v.problems...)
+}
+
+func (c *Config) validateMetadataSources(v *validator) {
+	names := map[string]bool{}
+	for i, src := range c.SPMetadata.Sources {
+		key := fmt.Sprintf("spMetadata.sources[%d]", i)
+		if src.Name == "" || names[src.Name] {
+			v.add(key+".name", "want a unique, non-empty name")
+		}
+		names[src.Name] = true
+		v.oneOf(key+".type", src.Type, "url", "mdq")
+		if u, err := url.Parse(src.URL); err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
+			v.add(key+".url", "want an https URL (http only on loopback)")
+		}
+		if src.TrustAnchorsFile == "" {
+			v.add(key+".trustAnchorsFile", "a remote source needs trust anchors: its documents must be signed")
+		}
+		if src.Interval != 0 && src.Interval < time.Minute {
+			v.add(key+".interval", fmt.Sprintf("want 0 or at least 1m, got %s", src.Interval))
+		}
+		if src.MaxBytes < 0 {
+			v.add(key+".maxBytes", "must not be negative")
+		}
+	}
 }
 
 func (c *Config) validateSelfService(v *validator) {

@@ -64,6 +64,22 @@ func TestValidate(t *testing.T) {
 		{"entityID URN", func(c *Config) { c.EntityIDSetting = "urn:example:idp" }, "", ""},
 		{"dataDir empty", func(c *Config) { c.DataDir = "" }, "dataDir", "empty"},
 
+		{"metadata source without anchors", func(c *Config) {
+			c.SPMetadata.Sources = []MetadataSource{{Name: "fed", Type: "url", URL: "https://md.example.org/a.xml"}}
+		}, "spMetadata.sources[0].trustAnchorsFile", "signed"},
+		{"metadata source over http", func(c *Config) {
+			c.SPMetadata.Sources = []MetadataSource{{Name: "fed", Type: "mdq", URL: "http://md.example.org/", TrustAnchorsFile: "a.pem"}}
+		}, "spMetadata.sources[0].url", "https"},
+		{"metadata source unknown type", func(c *Config) {
+			c.SPMetadata.Sources = []MetadataSource{{Name: "fed", Type: "ftp", URL: "https://md.example.org/", TrustAnchorsFile: "a.pem"}}
+		}, "spMetadata.sources[0].type", "url"},
+		{"metadata sources same name", func(c *Config) {
+			s := MetadataSource{Name: "fed", Type: "url", URL: "https://md.example.org/a.xml", TrustAnchorsFile: "a.pem"}
+			c.SPMetadata.Sources = []MetadataSource{s, s}
+		}, "spMetadata.sources[1].name", "unique"},
+		{"metadata source ok", func(c *Config) {
+			c.SPMetadata.Sources = []MetadataSource{{Name: "fed", Type: "url", URL: "https://md.example.org/a.xml", TrustAnchorsFile: "a.pem", Interval: time.Hour}}
+		}, "", ""},
 		{"terms version empty", func(c *Config) { c.SelfService.TermsVersion = "" }, "selfService.termsVersion", "printable"},
 		{"activation code forever", func(c *Config) { c.SelfService.ActivationCodeTTL = 1000 * 24 * time.Hour }, "selfService.activationCodeTTL", "want"},
 		{"minimum age 12", func(c *Config) { c.SelfService.MinimumAge = 12 }, "selfService.minimumAge", "want"},

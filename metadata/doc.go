@@ -40,7 +40,7 @@
 // per-entity queries) verify the document's signature with metadata/xmlsig against the
 // source's pinned anchors before using anything in it, enforce validUntil, keep the last
 // good copy on failure and audit a Diff of every change; Multi combines sources by priority.
-// They are not yet wired into `atea serve` (issue 6), which reads the directory source only.
+// `atea serve` builds them from spMetadata.sources, after the directory source.
 // The package does not sign Atea's own metadata. Certificate validity dates are not checked: in SAML metadata a certificate is only
 // a container for a key, whose trust comes from the metadata itself. It serves no HTTP and
 // touches no store; per-SP policy (what to sign, encrypt, release) belongs to the idp package

@@ -139,6 +139,10 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	}
 
 	sps := metadata.NewDirSource(metadata.DirOptions{Dir: cfg.SPMetadataDir(), Interval: cfg.SPMetadata.PollInterval, Logger: logger})
+	spSrc, err := buildSPSources(cfg, sps, logger, logger.With("log", "audit"))
+	if err != nil {
+		return err
+	}
 	tmpl, err := templates.Load(templates.FS())
 	if err != nil {
 		return err
@@ -169,7 +173,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	extra := map[string]http.Handler{}
 	deps := idp.Deps{
 		Factors: factors,
-		Store:   st, Directory: dir, SPs: sps, Signer: signer, Cert: sk.Cert, Secrets: secrets,
+		Store:   st, Directory: dir, SPs: spSrc.lookup, Signer: signer, Cert: sk.Cert, Secrets: secrets,
 		Templates: tmpl, Logger: logger, Audit: logger.With("log", "audit"), Extra: extra,
 		SignIns: account.NewRecorder(dir),
 	}
@@ -207,7 +211,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err := sps.Refresh(ctx); err != nil {
 		logger.Warn("sp metadata: some files were not loaded", "err", err)
 	}
-	go sps.Run(ctx)
+	spSrc.start(ctx)
 
 	admin, err := listenAdmin(cfg.AdminSocket())
 	if err != nil {
