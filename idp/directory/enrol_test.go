@@ -224,3 +224,19 @@ func TestSetPasswordAndContact(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordRule: each policy rule is named from the error Add and SetPassword return, not
+// from its text.
+func TestPasswordRule(t *testing.T) {
+	t.Parallel()
+	d, _, u := newPending(t)
+	for pw, want := range map[string]string{"short": "short", strings.Repeat("x", 300): "long", "my 48151623 pw": "dni", "password": "common"} {
+		err := d.SetPassword(t.Context(), u.DNI, pw, false, "test")
+		if !errors.Is(err, directory.ErrWeakPassword) || directory.PasswordRule(err) != want {
+			t.Errorf("SetPassword(%.12q…) = %v, rule %q, want %q", pw, err, directory.PasswordRule(err), want)
+		}
+	}
+	if got := directory.PasswordRule(directory.ErrNotFound); got != "" {
+		t.Errorf("PasswordRule(ErrNotFound) = %q, want \"\"", got)
+	}
+}

@@ -222,6 +222,29 @@ func commonPasswords() map[string]struct{} {
 	return m
 }
 
+// The rules of the password policy, each an ErrWeakPassword: test with errors.Is, or name the
+// rule with PasswordRule, to tell the citizen which one a password broke.
+var (
+	ErrPasswordShort  = fmt.Errorf("%w: too short", ErrWeakPassword)
+	ErrPasswordLong   = fmt.Errorf("%w: too long", ErrWeakPassword)
+	ErrPasswordHasID  = fmt.Errorf("%w: contains the DNI/NIE", ErrWeakPassword)
+	ErrPasswordCommon = fmt.Errorf("%w: too common", ErrWeakPassword)
+)
+
+// PasswordRule names the policy rule err broke: "short", "long", "dni", "common", or "" when
+// err is not a policy error. The journeys map it onto their message keys.
+func PasswordRule(err error) string {
+	for _, r := range []struct {
+		err  error
+		name string
+	}{{ErrPasswordShort, "short"}, {ErrPasswordLong, "long"}, {ErrPasswordHasID, "dni"}, {ErrPasswordCommon, "common"}} {
+		if errors.Is(err, r.err) {
+			return r.name
+		}
+	}
+	return ""
+}
+
 // checkPassword applies the policy for a new password of the user with canonical DNI id. The
 // errors name the rule and never contain the password.
 //
@@ -230,19 +253,19 @@ func commonPasswords() map[string]struct{} {
 func (d *Directory) checkPassword(id, password string) error {
 	switch {
 	case len(password) > maxPasswordBytes:
-		return fmt.Errorf("%w: longer than %d bytes", ErrWeakPassword, maxPasswordBytes)
+		return fmt.Errorf("%w: longer than %d bytes", ErrPasswordLong, maxPasswordBytes)
 	case utf8.RuneCountInString(password) < minPasswordRunes:
-		return fmt.Errorf("%w: shorter than %d characters", ErrWeakPassword, minPasswordRunes)
+		return fmt.Errorf("%w: shorter than %d characters", ErrPasswordShort, minPasswordRunes)
 	}
 	for _, digits := range dniDigits(id) {
 		if strings.Contains(password, digits) {
-			return fmt.Errorf("%w: contains the DNI/NIE number", ErrWeakPassword)
+			return fmt.Errorf("%w: contains the DNI/NIE number", ErrPasswordHasID)
 		}
 	}
 	// A context-specific and breached-password check (NIST SP 800-63B §5.1.1.2, ASVS 5.0
 	// V6.2.4), kept small; case does not make a common password less common.
 	if _, ok := d.common[strings.ToLower(password)]; ok {
-		return fmt.Errorf("%w: too common", ErrWeakPassword)
+		return fmt.Errorf("%w", ErrPasswordCommon)
 	}
 	return nil
 }

@@ -639,18 +639,10 @@ func (h *Handler) getSignIn(w http.ResponseWriter, r *http.Request) {
 	h.kit.SignIn(w, r, authn.LevelLow, h.cfg.SignInReturn, false)
 }
 
-// weakKey maps the directory's policy error to its message: the wrapped text names the rule.
+// weakKey maps the directory's policy error to its message (directory.PasswordRule).
 func weakKey(err error) string {
-	s := err.Error()
-	switch {
-	case strings.Contains(s, "shorter than"):
-		return "activation.password.error.short"
-	case strings.Contains(s, "longer than"):
-		return "activation.password.error.long"
-	case strings.Contains(s, "contains the DNI"):
-		return "activation.password.error.dni"
-	case strings.Contains(s, "too common"):
-		return "activation.password.error.common"
+	if rule := directory.PasswordRule(err); rule != "" {
+		return "activation.password.error." + rule
 	}
 	return "activation.password.error.weak"
 }

@@ -507,18 +507,10 @@ func (h *Handler) setState(ctx context.Context, id, from, to string) (store.Flow
 	})
 }
 
-// weakKey maps the directory's policy error to its message: the wrapped text names the rule.
+// weakKey maps the directory's policy error to its message (directory.PasswordRule).
 func weakKey(err error) string {
-	s := err.Error()
-	switch {
-	case strings.Contains(s, "shorter than"):
-		return "certreg.password.error.short"
-	case strings.Contains(s, "longer than"):
-		return "certreg.password.error.long"
-	case strings.Contains(s, "contains the DNI"):
-		return "certreg.password.error.dni"
-	case strings.Contains(s, "too common"):
-		return "certreg.password.error.common"
+	if rule := directory.PasswordRule(err); rule != "" {
+		return "certreg.password.error." + rule
 	}
 	return "certreg.password.error.weak"
 }

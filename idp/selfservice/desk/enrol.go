@@ -606,18 +606,10 @@ func (h *Handler) endWith(w http.ResponseWriter, r *http.Request, f store.Flow, 
 	h.renderProblem(w, r, p)
 }
 
-// weakKey maps the directory's policy error to its message: the wrapped text names the rule.
+// weakKey maps the directory's policy error to its message (directory.PasswordRule).
 func weakKey(err error) string {
-	s := err.Error()
-	switch {
-	case strings.Contains(s, "shorter than"):
-		return "desk.password.error.short"
-	case strings.Contains(s, "longer than"):
-		return "desk.password.error.long"
-	case strings.Contains(s, "contains the DNI"):
-		return "desk.password.error.dni"
-	case strings.Contains(s, "too common"):
-		return "desk.password.error.common"
+	if rule := directory.PasswordRule(err); rule != "" {
+		return "desk.password.error." + rule
 	}
 	return "desk.password.error.weak"
 }

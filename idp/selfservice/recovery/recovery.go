@@ -247,16 +247,8 @@ func parseExpiry(s string) (string, bool) {
 // policyKey maps a directory.ErrWeakPassword to the message naming the rule (the wrapped
 // error's text names it, never the password).
 func policyKey(err error) string {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "shorter than"):
-		return "recovery.error.short"
-	case strings.Contains(msg, "longer than"):
-		return "recovery.error.long"
-	case strings.Contains(msg, "DNI/NIE"):
-		return "recovery.error.dni"
-	case strings.Contains(msg, "too common"):
-		return "recovery.error.common"
+	if rule := directory.PasswordRule(err); rule != "" {
+		return "recovery.error." + rule
 	}
 	return "recovery.error.weak"
 }

@@ -75,14 +75,17 @@ func TestTexts(t *testing.T) {
 
 func TestPolicyKey(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ rule, want string }{
-		{"shorter than 8 characters", "recovery.error.short"},
-		{"longer than 256 bytes", "recovery.error.long"},
-		{"contains the DNI/NIE number", "recovery.error.dni"},
-		{"too common", "recovery.error.common"},
-		{"something new", "recovery.error.weak"},
+	for _, tc := range []struct {
+		rule error
+		want string
+	}{
+		{directory.ErrPasswordShort, "recovery.error.short"},
+		{directory.ErrPasswordLong, "recovery.error.long"},
+		{directory.ErrPasswordHasID, "recovery.error.dni"},
+		{directory.ErrPasswordCommon, "recovery.error.common"},
+		{directory.ErrWeakPassword, "recovery.error.weak"},
 	} {
-		err := fmt.Errorf("directory: set password 4815****L: %w", fmt.Errorf("%w: %s", directory.ErrWeakPassword, tc.rule))
+		err := fmt.Errorf("directory: set password 4815****L: %w", fmt.Errorf("%w: detail", tc.rule))
 		if got := policyKey(err); got != tc.want {
 			t.Errorf("policyKey(%v) = %q, want %q", err, got, tc.want)
 		}
