@@ -20,12 +20,25 @@ const (
 	earliestBirth = "1900-01-01"
 )
 
+// FieldError is one bad field of a user's data; it wraps ErrInvalid. Field is "dni",
+// "given name", "family name", "birth date", "document expiry", "email", "phone" or
+// "credential"; Problem says what is wrong without echoing the value. A form finds the
+// field with errors.As (the first bad one of an errors.Join).
+type FieldError struct {
+	Field, Problem string
+}
+
+func (e *FieldError) Error() string { return ErrInvalid.Error() + " " + e.Field + ": " + e.Problem }
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
 // normalise validates a new user's data and returns it in stored form. Every problem is
 // reported (errors.Join), each wrapping ErrInvalid and naming its field; values are not
 // echoed, since they are personal data and errors end up in logs.
 func (d *Directory) normalise(u User) (User, error) {
 	var errs []error
-	bad := func(field, why string) { errs = append(errs, fmt.Errorf("%w %s: %s", ErrInvalid, field, why)) }
+	bad := func(field, why string) { errs = append(errs, &FieldError{Field: field, Problem: why}) }
 
 	if c, err := dni.Parse(u.DNI); err != nil {
 		var cle *dni.CheckLetterError

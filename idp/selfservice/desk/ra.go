@@ -469,16 +469,15 @@ func (h *Handler) agentAction(ctx context.Context, agent directory.Agent, action
 	}
 }
 
-// invalidField maps the directory's ErrInvalid (whose text names the field) to a message
-// key and the form field.
+// invalidField maps the directory's ErrInvalid to a message key and the form field, by the
+// first bad field it names (directory.FieldError).
 func invalidField(err error) (key, field string) {
-	s := err.Error()
-	for _, m := range []struct{ name, field string }{
-		{"invalid dni", "dni"}, {"invalid document expiry", "expiry"}, {"invalid given name", "given"},
-		{"invalid family name", "family"}, {"invalid birth date", "birth"}, {"invalid email", "email"}, {"invalid phone", "phone"},
-	} {
-		if strings.Contains(s, m.name) {
-			return "desk.console.error." + m.field, m.field
+	var fe *directory.FieldError
+	if errors.As(err, &fe) {
+		fields := map[string]string{"dni": "dni", "document expiry": "expiry", "given name": "given",
+			"family name": "family", "birth date": "birth", "email": "email", "phone": "phone"}
+		if f, ok := fields[fe.Field]; ok {
+			return "desk.console.error." + f, f
 		}
 	}
 	return "desk.console.error.invalid", ""
