@@ -15,6 +15,7 @@ import (
 	"github.com/ateaidp/atea/idp/authn/smsotp"
 	"github.com/ateaidp/atea/idp/directory"
 	"github.com/ateaidp/atea/idp/dni"
+	"github.com/ateaidp/atea/idp/selfservice/internal/secret"
 	"github.com/ateaidp/atea/idp/store"
 	"github.com/ateaidp/atea/templates"
 )
@@ -512,25 +513,10 @@ func (h *Handler) postSMS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mac := h.kit.MAC("activation-temp", f.ID, typed)
-	var right bool
-	var failures int
-	// Counted and compared in one atomic update: concurrent guesses cannot share an attempt.
-	f, err := h.kit.UpdateFlow(ctx, f.ID, func(fl store.Flow) (store.Flow, error) {
-		if fl.State != StateSMS {
-			return fl, errNotSMSState
-		}
-		fl.Data = cloneData(fl.Data)
-		right = fl.Data[dataTemp] != "" && idp.EqualMAC(mac, fl.Data[dataTemp])
-		failures = atoi(fl.Data[dataFailures])
-		if right {
-			fl.State = StatePassword
-			fl.Data[dataTemp], fl.Data[dataTempAt] = "", ""
-			return fl, nil
-		}
-		failures++
-		fl.Data[dataFailures] = strconv.Itoa(failures)
-		return fl, nil
-	})
+	f, right, failures, err := secret.Answer{
+		State: StateSMS, MACKey: dataTemp, AtKey: dataTempAt, FailKey: dataFailures, Stale: errNotSMSState,
+		OnRight: func(fl *store.Flow) { fl.State = StatePassword },
+	}.Check(ctx, h.kit, f.ID, mac)
 	if err != nil {
 		h.flowUpdateFailed(w, r, err)
 		return

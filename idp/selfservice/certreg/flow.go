@@ -12,10 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ateaidp/atea/idp"
 	"github.com/ateaidp/atea/idp/authn/smsotp"
 	"github.com/ateaidp/atea/idp/directory"
 	"github.com/ateaidp/atea/idp/dni"
+	"github.com/ateaidp/atea/idp/selfservice/internal/secret"
 	"github.com/ateaidp/atea/idp/store"
 	"github.com/ateaidp/atea/templates"
 )
@@ -287,25 +287,10 @@ func (h *Handler) postSMS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mac := h.kit.MAC("certreg-code", f.ID, typed)
-	var right bool
-	var fails int
-	// Counted and compared in one atomic update: concurrent guesses cannot share an attempt.
-	f, err := h.kit.UpdateFlow(ctx, f.ID, func(fl store.Flow) (store.Flow, error) {
-		if fl.State != StateSMS {
-			return fl, errStale
-		}
-		fl.Data = cloneData(fl.Data)
-		right = fl.Data[dataCode] != "" && idp.EqualMAC(mac, fl.Data[dataCode])
-		fails = atoi(fl.Data[dataFails])
-		if right {
-			fl.State = StatePassword
-			fl.Data[dataCode], fl.Data[dataCodeAt] = "", ""
-			return fl, nil
-		}
-		fails++
-		fl.Data[dataFails] = strconv.Itoa(fails)
-		return fl, nil
-	})
+	f, right, fails, err := secret.Answer{
+		State: StateSMS, MACKey: dataCode, AtKey: dataCodeAt, FailKey: dataFails, Stale: errStale,
+		OnRight: func(fl *store.Flow) { fl.State = StatePassword },
+	}.Check(ctx, h.kit, f.ID, mac)
 	if err != nil {
 		h.flowUpdateFailed(w, r, err)
 		return

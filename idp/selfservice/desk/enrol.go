@@ -8,11 +8,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ateaidp/atea/idp"
 	"github.com/ateaidp/atea/idp/authn"
 	"github.com/ateaidp/atea/idp/authn/smsotp"
 	"github.com/ateaidp/atea/idp/directory"
 	"github.com/ateaidp/atea/idp/dni"
+	"github.com/ateaidp/atea/idp/selfservice/internal/secret"
 	"github.com/ateaidp/atea/idp/store"
 	"github.com/ateaidp/atea/templates"
 )
@@ -344,22 +344,10 @@ func (h *Handler) postPassword(w http.ResponseWriter, r *http.Request) {
 		var right bool
 		var fails int
 		var err error
-		f, err = h.kit.UpdateFlow(ctx, f.ID, func(fl store.Flow) (store.Flow, error) {
-			if fl.State != StatePassword {
-				return fl, errWrongState
-			}
-			fl.Data = cloneData(fl.Data)
-			right = fl.Data[dataTemp] != "" && idp.EqualMAC(mac, fl.Data[dataTemp])
-			fails = atoi(fl.Data[dataTempFails])
-			if right {
-				fl.Data[dataTempOK] = "1"
-				fl.Data[dataTemp], fl.Data[dataTempAt] = "", ""
-				return fl, nil
-			}
-			fails++
-			fl.Data[dataTempFails] = strconv.Itoa(fails)
-			return fl, nil
-		})
+		f, right, fails, err = secret.Answer{
+			State: StatePassword, MACKey: dataTemp, AtKey: dataTempAt, FailKey: dataTempFails, Stale: errWrongState,
+			OnRight: func(fl *store.Flow) { fl.Data[dataTempOK] = "1" },
+		}.Check(ctx, h.kit, f.ID, mac)
 		if err != nil {
 			h.flowFailed(w, r, err)
 			return
