@@ -13,7 +13,17 @@ import (
 )
 
 func cmdMetadata(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const help = "usage: atea metadata export [--config FILE] [--data DIR]"
+	const help = "usage: atea metadata export|list|show ENTITYID|diff OLD NEW [--json] [--config FILE] [--data DIR]"
+	if len(args) > 0 {
+		switch args[0] {
+		case "list":
+			return cmdMetadataList(ctx, args[1:], stdout, stderr)
+		case "show":
+			return cmdMetadataShow(ctx, args[1:], stdout, stderr)
+		case "diff":
+			return cmdMetadataDiff(ctx, args[1:], stdout, stderr)
+		}
+	}
 	if len(args) == 0 || args[0] != "export" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			fmt.Fprintln(stdout, help)
