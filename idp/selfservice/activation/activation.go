@@ -426,23 +426,9 @@ func (h *Handler) sendTemp(ctx context.Context, f store.Flow, u directory.User, 
 	}
 	now := h.now()
 	mac := h.kit.MAC("activation-temp", f.ID, pw)
-	reserved, err := h.kit.UpdateFlow(ctx, f.ID, func(fl store.Flow) (store.Flow, error) {
-		if fl.State != StateSMS {
-			return fl, errNotSMSState
-		}
-		sends := atoi(fl.Data[dataSends])
-		if sends >= h.cfg.MaxSends {
-			return fl, errResendMax
-		}
-		if resend && now.Sub(unixNano(fl.Data[dataTempAt])) < h.cfg.ResendCooldown {
-			return fl, errResendWait
-		}
-		fl.Data = cloneData(fl.Data)
-		fl.Data[dataSends] = strconv.Itoa(sends + 1)
-		fl.Data[dataTemp] = mac
-		fl.Data[dataTempAt] = strconv.FormatInt(now.UnixNano(), 10)
-		return fl, nil
-	})
+	issue := secret.Issue{State: StateSMS, MACKey: dataTemp, AtKey: dataTempAt, SendsKey: dataSends,
+		MaxSends: h.cfg.MaxSends, Cooldown: h.cfg.ResendCooldown, Stale: errNotSMSState, ErrMax: errResendMax, ErrWait: errResendWait}
+	reserved, err := issue.Reserve(ctx, h.kit, f.ID, mac, now, resend)
 	if err != nil {
 		return f, err // f as it was: the page shows it again
 	}
@@ -457,12 +443,7 @@ func (h *Handler) sendTemp(ctx context.Context, f store.Flow, u directory.User, 
 	err = h.sms.Send(ctx, smsotp.Message{To: u.Phone, Body: smsText(lang, pw, h.minutes()), Kind: smsotp.KindSMS})
 	if err != nil {
 		h.kit.Logger().WarnContext(ctx, "activation: send temporary password", "to", smsotp.MaskTo(u.Phone), "err", err)
-		undone, uerr := h.kit.UpdateFlow(ctx, f.ID, func(fl store.Flow) (store.Flow, error) {
-			fl.Data = cloneData(fl.Data)
-			fl.Data[dataSends] = strconv.Itoa(max(0, atoi(fl.Data[dataSends])-1))
-			fl.Data[dataTemp], fl.Data[dataTempAt] = "", ""
-			return fl, nil
-		})
+		undone, uerr := issue.Undo(ctx, h.kit, f.ID)
 		if uerr == nil {
 			f = undone
 		}

@@ -203,23 +203,9 @@ func (h *Handler) sendCode(ctx context.Context, f store.Flow, lang string, resen
 	}
 	now := h.now()
 	mac := h.kit.MAC("certreg-code", f.ID, code)
-	reserved, err := h.kit.UpdateFlow(ctx, f.ID, func(fl store.Flow) (store.Flow, error) {
-		if fl.State != StateSMS {
-			return fl, errStale
-		}
-		sends := atoi(fl.Data[dataSends])
-		if sends >= h.cfg.MaxSends {
-			return fl, errResendMax
-		}
-		if resend && now.Sub(unixNano(fl.Data[dataCodeAt])) < h.cfg.ResendCooldown {
-			return fl, errResendWait
-		}
-		fl.Data = cloneData(fl.Data)
-		fl.Data[dataSends] = strconv.Itoa(sends + 1)
-		fl.Data[dataCode] = mac
-		fl.Data[dataCodeAt] = strconv.FormatInt(now.UnixNano(), 10)
-		return fl, nil
-	})
+	issue := secret.Issue{State: StateSMS, MACKey: dataCode, AtKey: dataCodeAt, SendsKey: dataSends,
+		MaxSends: h.cfg.MaxSends, Cooldown: h.cfg.ResendCooldown, Stale: errStale, ErrMax: errResendMax, ErrWait: errResendWait}
+	reserved, err := issue.Reserve(ctx, h.kit, f.ID, mac, now, resend)
 	if err != nil {
 		return f, err
 	}
@@ -236,12 +222,7 @@ func (h *Handler) sendCode(ctx context.Context, f store.Flow, lang string, resen
 	}
 	if err := h.sms.Send(ctx, smsotp.Message{To: phone, Body: smsotp.Text(lang, code), Kind: smsotp.KindSMS}); err != nil {
 		h.kit.Logger().WarnContext(ctx, "certreg: send code", "to", smsotp.MaskTo(phone), "err", err)
-		if undone, uerr := h.kit.UpdateFlow(ctx, f.ID, func(fl store.Flow) (store.Flow, error) {
-			fl.Data = cloneData(fl.Data)
-			fl.Data[dataSends] = strconv.Itoa(max(0, atoi(fl.Data[dataSends])-1))
-			fl.Data[dataCode], fl.Data[dataCodeAt] = "", ""
-			return fl, nil
-		}); uerr == nil {
+		if undone, uerr := issue.Undo(ctx, h.kit, f.ID); uerr == nil {
 			f = undone
 		}
 		return f, fmt.Errorf("%w: %w", errSendFailed, err)

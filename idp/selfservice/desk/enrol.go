@@ -236,23 +236,10 @@ func (h *Handler) sendTemp(ctx context.Context, f store.Flow, u directory.User, 
 	}
 	now := h.now()
 	mac := h.kit.MAC("desk-temp", f.ID, pw)
-	reserved, err := h.kit.UpdateFlow(ctx, f.ID, func(fl store.Flow) (store.Flow, error) {
-		if fl.State != StatePassword || fl.Data[dataTempOK] == "1" {
-			return fl, errWrongState
-		}
-		sends := atoi(fl.Data[dataSends])
-		if sends >= h.cfg.MaxSends {
-			return fl, errResendMax
-		}
-		if resend && now.Sub(unixNano(fl.Data[dataTempAt])) < h.cfg.ResendCooldown {
-			return fl, errResendWait
-		}
-		fl.Data = cloneData(fl.Data)
-		fl.Data[dataSends] = strconv.Itoa(sends + 1)
-		fl.Data[dataTemp] = mac
-		fl.Data[dataTempAt] = nanos(now)
-		return fl, nil
-	})
+	issue := secret.Issue{State: StatePassword, Ready: func(fl store.Flow) bool { return fl.Data[dataTempOK] != "1" },
+		MACKey: dataTemp, AtKey: dataTempAt, SendsKey: dataSends,
+		MaxSends: h.cfg.MaxSends, Cooldown: h.cfg.ResendCooldown, Stale: errWrongState, ErrMax: errResendMax, ErrWait: errResendWait}
+	reserved, err := issue.Reserve(ctx, h.kit, f.ID, mac, now, resend)
 	if err != nil {
 		return f, err
 	}
@@ -266,12 +253,7 @@ func (h *Handler) sendTemp(ctx context.Context, f store.Flow, u directory.User, 
 	}
 	if err := h.sms.Send(ctx, smsotp.Message{To: u.Phone, Body: tempText(lang, pw, h.tempMinutes()), Kind: smsotp.KindSMS}); err != nil {
 		h.kit.Logger().WarnContext(ctx, "desk: send temporary password", "to", smsotp.MaskTo(u.Phone), "err", err)
-		if undone, uerr := h.kit.UpdateFlow(ctx, f.ID, func(fl store.Flow) (store.Flow, error) {
-			fl.Data = cloneData(fl.Data)
-			fl.Data[dataSends] = strconv.Itoa(max(0, atoi(fl.Data[dataSends])-1))
-			fl.Data[dataTemp], fl.Data[dataTempAt] = "", ""
-			return fl, nil
-		}); uerr == nil {
+		if undone, uerr := issue.Undo(ctx, h.kit, f.ID); uerr == nil {
 			f = undone
 		}
 		return f, fmt.Errorf("%w: %w", errSendFailed, err)
