@@ -2,6 +2,7 @@ package idp
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
@@ -97,10 +98,15 @@ type Deps struct {
 	SPs       SPLookup
 	Signer    *samlxml.Signer
 	Cert      *x509.Certificate
-	Secrets   *keys.Secrets
-	Templates *templates.Renderer
-	Logger    *slog.Logger
-	Audit     *slog.Logger
+	// EncryptionKeys decrypt what SPs encrypt to Atea, such as an EncryptedID in a
+	// LogoutRequest (saml-core-2.0-os §3.6.3, §3.7.1), current key first. Their certificates are
+	// published in the IdP metadata with use="encryption". They are RSA keys: XML Encryption key
+	// transport (RSA-OAEP) needs one.
+	EncryptionKeys []crypto.Decrypter
+	Secrets        *keys.Secrets
+	Templates      *templates.Renderer
+	Logger         *slog.Logger
+	Audit          *slog.Logger
 	// Factors are the second factors (B@kQ: coordinate card, SMS code) in order of
 	// preference: a citizen gets the first one they have. None: only level low is offered.
 	Factors []authn.SecondFactor
