@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ateaidp/atea/metadata/xmlgate"
 )
@@ -66,6 +67,7 @@ var (
 	errACSLocation     = errors.New("AssertionConsumerService Location not allowed")
 	errACSIndex        = errors.New("AssertionConsumerService index missing or not an xs:unsignedShort")
 	errDuplicateIndex  = errors.New("AssertionConsumerService index used twice")
+	errSLOLocation     = errors.New("SingleLogoutService Location not allowed")
 	errKeyDescriptor   = errors.New("KeyDescriptor malformed")
 	errCertificate     = errors.New("certificate not acceptable")
 )
@@ -230,6 +232,9 @@ func (p *parser) build(x *xEntity, id string, bound time.Time) (*SP, error) {
 	if err := sp.readACS(role.ACS); err != nil {
 		return nil, err
 	}
+	if err := sp.readSLO(role.SLO); err != nil {
+		return nil, err
+	}
 	if err := sp.readKeys(role.Keys); err != nil {
 		return nil, err
 	}
@@ -285,6 +290,30 @@ func (sp *SP) readACS(list []xEndpoint) error {
 		return errNoPOSTACS
 	}
 	sp.defaultPos = defaultPosition(sp.ACS, explicitFalse)
+	return nil
+}
+
+// readSLO validates every SingleLogoutService (whatever its binding, as readACS does) and keeps
+// those of HTTP-Redirect, HTTP-POST and SOAP. A LogoutRequest or LogoutResponse goes only to
+// an address from here (SECURITY.md §4.10: never to one named in a message or RelayState).
+func (sp *SP) readSLO(list []xEndpoint) error {
+	for i, x := range list {
+		binding, _ := attr(x.Attrs, "Binding")
+		loc, _ := attr(x.Attrs, "Location")
+		if err := checkLocation(loc); err != nil {
+			return fmt.Errorf("%w: #%d: %w", errSLOLocation, i, err)
+		}
+		respLoc, hasResp := attr(x.Attrs, "ResponseLocation")
+		if hasResp {
+			if err := checkLocation(respLoc); err != nil {
+				return fmt.Errorf("%w: #%d ResponseLocation: %w", errSLOLocation, i, err)
+			}
+		}
+		switch b := strings.TrimSpace(binding); b {
+		case BindingHTTPRedirect, BindingHTTPPost, BindingSOAP:
+			sp.SLO = append(sp.SLO, Endpoint{Binding: b, Location: loc, ResponseLocation: respLoc})
+		}
+	}
 	return nil
 }
 
@@ -352,6 +381,13 @@ func (sp *SP) readKeys(list []xKeyDescriptor) error {
 				}
 				certs = append(certs, cs...)
 			}
+			for _, text := range xd.certViews { // the stream path's (aggregate.go)
+				cs, err := xd.cache.parse(text)
+				if err != nil {
+					return err
+				}
+				certs = append(certs, cs...)
+			}
 		}
 		if len(certs) == 0 {
 			return fmt.Errorf("%w: no ds:X509Certificate", errKeyDescriptor)
@@ -369,11 +405,11 @@ func (sp *SP) readKeys(list []xKeyDescriptor) error {
 // parseCerts decodes one ds:X509Certificate (base64 with any whitespace). The DER may hold
 // several certificates back to back: crewjam's ServiceProvider.Metadata appends its
 // Intermediates that way.
-func parseCerts(text string) ([]*x509.Certificate, error) {
+func parseCerts[T string | []byte](text T) ([]*x509.Certificate, error) {
 	if len(text) > maxCertText {
 		return nil, fmt.Errorf("%w: X509Certificate text of %d bytes", errCertificate, len(text))
 	}
-	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text), ""))
+	der, err := decodeCertText(text)
 	if err != nil {
 		return nil, fmt.Errorf("%w: not base64", errCertificate)
 	}
@@ -394,6 +430,69 @@ func parseCerts(text string) ([]*x509.Certificate, error) {
 	}
 	return certs, nil
 }
+
+// decodeCertText is base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text), ""))
+// with one allocation instead of four (an aggregate holds 100,000 certificates). The base64
+// decoder itself skips CR and LF wherever they are, so text whose only white space is line
+// breaks is decoded as it is; other ASCII white space is removed first; strings.Fields's only
+// white space outside ASCII is U+0085 and U+00A0, so non-ASCII text takes the long way.
+func decodeCertText[T string | []byte](text T) ([]byte, error) {
+	var seen uint8
+	i := 0
+	for ; i+8 <= len(text); i += 8 {
+		// Eight bytes at a time while they are all printable ASCII (no byte ≥ 0x80, and
+		// with that, (x - 0x21·lo) &^ x & hi is non-zero exactly when a byte is ≤ 0x20).
+		const lo, hi = 0x0101010101010101, 0x8080808080808080
+		x := uint64(text[i]) | uint64(text[i+1])<<8 | uint64(text[i+2])<<16 | uint64(text[i+3])<<24 |
+			uint64(text[i+4])<<32 | uint64(text[i+5])<<40 | uint64(text[i+6])<<48 | uint64(text[i+7])<<56
+		if x&hi == 0 && (x-0x21*lo)&^x&hi == 0 {
+			continue
+		}
+		for j := i; j < i+8; j++ {
+			seen |= certTextClass[text[j]]
+		}
+	}
+	for ; i < len(text); i++ {
+		seen |= certTextClass[text[i]]
+	}
+	if seen&certNonASCII != 0 {
+		return base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(text)), ""))
+	}
+	src, isBytes := any(text).([]byte) // Decode does not modify its input
+	if !isBytes || seen&certSpace != 0 {
+		src = append([]byte(nil), text...)
+	}
+	if seen&certSpace != 0 {
+		compact := src[:0]
+		for _, c := range src {
+			if certTextClass[c] == 0 {
+				compact = append(compact, c)
+			}
+		}
+		src = compact
+	}
+	der := make([]byte, base64.StdEncoding.DecodedLen(len(src)))
+	n, err := base64.StdEncoding.Decode(der, src)
+	return der[:n], err
+}
+
+// Classes of certificate text bytes, for decodeCertText.
+const (
+	certLineBreak = 1 << iota // CR, LF: the base64 decoder skips them
+	certSpace                 // the rest of strings.Fields's ASCII white space
+	certNonASCII
+)
+
+var certTextClass = func() (t [256]uint8) {
+	t['\r'], t['\n'] = certLineBreak, certLineBreak
+	for _, c := range "\t\v\f " {
+		t[c] = certSpace
+	}
+	for c := utf8.RuneSelf; c < 256; c++ {
+		t[c] = certNonASCII
+	}
+	return t
+}()
 
 // checkKey allows RSA 2048–8192 bits and ECDSA on P-256, P-384 and P-521 (the curves of the
 // XML-Signature algorithms Atea verifies).
@@ -536,6 +635,7 @@ type (
 		Keys          []xKeyDescriptor `xml:"urn:oasis:names:tc:SAML:2.0:metadata KeyDescriptor"`
 		NameIDFormats []string         `xml:"urn:oasis:names:tc:SAML:2.0:metadata NameIDFormat"`
 		ACS           []xEndpoint      `xml:"urn:oasis:names:tc:SAML:2.0:metadata AssertionConsumerService"`
+		SLO           []xEndpoint      `xml:"urn:oasis:names:tc:SAML:2.0:metadata SingleLogoutService"`
 	}
 	xExtensions struct {
 		UIInfo []xUIInfo `xml:"urn:oasis:names:tc:SAML:metadata:ui UIInfo"`
@@ -556,6 +656,11 @@ type (
 	}
 	xX509Data struct {
 		Certs []string `xml:"http://www.w3.org/2000/09/xmldsig# X509Certificate"`
+		// certViews are the stream path's X509Certificate texts, views of the document
+		// (aggregate.go): the same texts as Certs without a copy of each. cache, if set,
+		// parses them.
+		certViews [][]byte
+		cache     *certCache
 	}
 	xEndpoint struct {
 		Attrs []xml.Attr `xml:",any,attr"`

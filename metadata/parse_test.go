@@ -38,6 +38,7 @@ func TestParseFull(t *testing.T) {
 			{Binding: BindingHTTPPost, Location: "https://sp.example.test/saml/acs", Index: 0},
 			{Binding: BindingHTTPPost, Location: "https://sp.example.test/saml/acs2", Index: 2, IsDefault: true},
 		},
+		SLO:           []Endpoint{{Binding: BindingHTTPRedirect, Location: "https://sp.example.test/saml/slo"}},
 		NameIDFormats: []string{"urn:oasis:names:tc:SAML:2.0:nameid-format:transient", "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"},
 		DisplayNames:  map[string]string{"es": "Servicio de ejemplo", "eu": "Adibide zerbitzua", "en": "Example service"},
 		ValidUntil:    time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC),

@@ -16,6 +16,9 @@ var ErrUnknownEntity = errors.New("metadata: unknown entity")
 const (
 	BindingHTTPPost     = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 	BindingHTTPRedirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+	// BindingSOAP is the SAML SOAP binding (saml-bindings-2.0-os §3.2), the back channel of
+	// single logout.
+	BindingSOAP = "urn:oasis:names:tc:SAML:2.0:bindings:SOAP"
 )
 
 // Endpoint is one indexed endpoint of an SP (saml-metadata-2.0-os §2.2.3 IndexedEndpointType).
@@ -24,6 +27,9 @@ type Endpoint struct {
 	Location  string
 	Index     int
 	IsDefault bool
+	// ResponseLocation is where responses go when it differs from Location
+	// (saml-metadata-2.0-os §2.2.2); only SingleLogoutService endpoints have one, "" otherwise.
+	ResponseLocation string
 }
 
 // SP is the validated metadata of one service provider: only what Atea uses, taken from its
@@ -43,6 +49,10 @@ type SP struct {
 	// Web Browser SSO profile never sends a Response with HTTP-Redirect (saml-profiles-2.0-os
 	// §4.1.2), so other bindings are never candidates.
 	ACS []Endpoint
+	// SLO holds the SingleLogoutService endpoints of the bindings Atea speaks (HTTP-Redirect,
+	// HTTP-POST, SOAP), in document order; Index is unused. Their Location and
+	// ResponseLocation are validated like ACS locations (saml-metadata-2.0-os §2.4.2).
+	SLO []Endpoint
 	// NameIDFormats are the SPSSODescriptor's NameIDFormat values, in document order.
 	NameIDFormats []string
 	// DisplayNames maps a lower-cased xml:lang to the mdui:UIInfo/mdui:DisplayName in that
@@ -97,6 +107,19 @@ func (sp *SP) DefaultACS() (Endpoint, bool) {
 	}
 	if len(sp.ACS) > 0 {
 		return sp.ACS[0], true
+	}
+	return Endpoint{}, false
+}
+
+// SLOEndpoint returns the first SingleLogoutService of the first binding in bindings that the
+// SP offers: callers list the bindings in their order of preference.
+func (sp *SP) SLOEndpoint(bindings ...string) (Endpoint, bool) {
+	for _, b := range bindings {
+		for _, e := range sp.SLO {
+			if e.Binding == b {
+				return e, true
+			}
+		}
 	}
 	return Endpoint{}, false
 }

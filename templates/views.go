@@ -35,7 +35,7 @@ func pageDefs() []pageDef {
 		{PageUpgrade, UpgradePage{}},
 	}
 	var all []pageDef
-	for _, area := range [][]pageDef{core, activationPages(), recoveryPages(), accountPages(), deskPages(), certRegPages()} {
+	for _, area := range [][]pageDef{core, activationPages(), recoveryPages(), accountPages(), deskPages(), certRegPages(), logoutPages()} {
 		all = append(all, area...)
 	}
 	return all

@@ -46,6 +46,7 @@ type AccountHomePage struct {
 	CSRF          string // hidden input "csrf" of every form
 	ContactAction string // where "change e-mail" / "change mobile" post (with "field")
 	EndAction     string // where an "end session" button posts (with "session")
+	LogoutAction  string // where "sign out everywhere" (single logout) posts; "" hides it
 	GivenName     string
 	FamilyName    string
 	MaskedDNI     string // "*****623L"

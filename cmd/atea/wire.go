@@ -46,6 +46,7 @@ func idpConfig(c *config.Config) (idp.Config, error) {
 			Sign: sp.Sign, EncryptAssertions: sp.EncryptAssertions, Encryption: sp.Encryption,
 			NameIDFormat: sp.NameIDFormat, Attributes: sp.Attributes, RequireSignedRequests: sp.RequireSignedRequests,
 			DefaultLevel: l, MaxRelayState: sp.MaxRelayState, ReauthFrom: reauth,
+			AllowUnsignedLogout: sp.AllowUnsignedLogout,
 		}
 	}
 	return idp.Config{
@@ -70,5 +71,7 @@ func idpConfig(c *config.Config) (idp.Config, error) {
 		DefaultLevel:          def,
 		ClassMapping:          mapping,
 		SPs:                   sps,
+		LogoutTimeout:         c.SAML.LogoutTimeout,
+		MaxLogoutSPs:          c.SAML.MaxLogoutSPs,
 	}, nil
 }

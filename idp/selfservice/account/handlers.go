@@ -210,6 +210,8 @@ func (h *Handler) renderHome(w http.ResponseWriter, r *http.Request, status int,
 	p.Base = h.kit.Base(w, withPath(r, PathAccount), lang, "")
 	p.CSRF = h.kit.SessionCSRF(sess)
 	p.ContactAction, p.EndAction = link(PathContact, lang), link(PathEndSession, lang)
+	// Single logout of this session (issue 7): Atea's /logout, with the same session CSRF.
+	p.LogoutAction = link(idp.PathLogout, lang)
 	p.GivenName, p.FamilyName, p.MaskedDNI = u.GivenName, u.FamilyName, dni.Mask(u.DNI)
 	p.Email, p.MaskedPhone = u.Email, display(FieldPhone, u.Phone)
 	p.CredentialKey = "account.credential.bak"

@@ -1,0 +1,57 @@
+package idp_test
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// FuzzSLO feeds arbitrary LogoutRequest and LogoutResponse payloads to both bindings of
+// /saml/slo (SECURITY.md §7 FuzzLogoutRequest): whatever arrives, the answer is a page or a
+// SAML message, never a 5xx and never a panic. Nothing the fuzzer makes is signed by an SP's
+// key, so no input may reach a session (TestSLORefusals checks that with a live one).
+func FuzzSLO(f *testing.F) {
+	ti := newTestIdP(f, nil)
+	sp := ti.newSP("sp-one", true, nil)
+	lr, err := sp.sp.MakeLogoutRequest(ti.srv.SLOURL(), "nameid")
+	if err != nil {
+		f.Fatal(err)
+	}
+	valid := xmlBytes(f, lr.Element())
+	resp, _ := sp.sp.MakeLogoutResponse(ti.srv.SLOURL(), "_x")
+	f.Add(valid, "relay", false, true)
+	f.Add(valid, "", true, true)
+	f.Add(xmlBytes(f, resp.Element()), "fflow", true, false)
+	f.Add([]byte(`<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="a" Version="2.0"><saml:EncryptedID xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"/></samlp:LogoutRequest>`), "", false, true)
+	f.Add([]byte(`<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>`), "", true, false)
+	f.Add([]byte{0xff, 0xfe, 0x00}, "\x00", true, true)
+	f.Fuzz(func(t *testing.T, x []byte, relay string, post, request bool) {
+		param := "SAMLResponse"
+		if request {
+			param = "SAMLRequest"
+		}
+		var r *http.Request
+		if post {
+			v := url.Values{param: {base64.StdEncoding.EncodeToString(x)}, "RelayState": {relay}}
+			r = httptest.NewRequest(http.MethodPost, "/saml/slo", strings.NewReader(v.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		} else {
+			var buf bytes.Buffer
+			fw, _ := flate.NewWriter(&buf, flate.BestSpeed)
+			_, _ = fw.Write(x)
+			_ = fw.Close()
+			q := param + "=" + url.QueryEscape(base64.StdEncoding.EncodeToString(buf.Bytes())) + "&RelayState=" + url.QueryEscape(relay)
+			r = httptest.NewRequest(http.MethodGet, "/saml/slo?"+q, nil)
+		}
+		w := httptest.NewRecorder()
+		ti.srv.ServeHTTP(w, r)
+		if w.Code >= 500 {
+			t.Fatalf("HTTP %d for %q", w.Code, x)
+		}
+	})
+}
