@@ -31,8 +31,9 @@
 //
 // # Atea's IdP metadata
 //
-// [BuildIdPMetadata] writes the document served at /saml/metadata: deterministic, gated like
-// any peer's metadata, and readable by crewjam's samlsp.ParseMetadata.
+// [BuildIdPMetadata] writes Atea's document: deterministic, gated like any peer's metadata,
+// and readable by crewjam's samlsp.ParseMetadata. [BuildSignedIdPMetadata] adds the enveloped
+// signature of the document served at /saml/metadata.
 //
 // # Not here
 //
@@ -41,7 +42,8 @@
 // source's pinned anchors before using anything in it, enforce validUntil, keep the last
 // good copy on failure and audit a Diff of every change; Multi combines sources by priority.
 // `atea serve` builds them from spMetadata.sources, after the directory source.
-// The package does not sign Atea's own metadata. Certificate validity dates are not checked: in SAML metadata a certificate is only
+// The package holds no keys: [BuildSignedIdPMetadata] signs through the [EnvelopedSigner] it is
+// given (idp/samlxml's). Certificate validity dates are not checked: in SAML metadata a certificate is only
 // a container for a key, whose trust comes from the metadata itself. It serves no HTTP and
 // touches no store; per-SP policy (what to sign, encrypt, release) belongs to the idp package
 // and its configuration.

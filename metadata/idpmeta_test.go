@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
@@ -44,6 +45,23 @@ func TestBuildIdPMetadataGolden(t *testing.T) {
 		info func(IdPInfo) IdPInfo
 	}{
 		{name: "full", info: func(i IdPInfo) IdPInfo { return i }},
+		{name: "eidas", info: func(i IdPInfo) IdPInfo {
+			// Everything idp.BuildMetadata can publish: rollover keys, encryption, SLO,
+			// freshness and the eIDAS extensions.
+			i.ID = "_0123456789abcdef"
+			i.ValidUntil = testNow().Add(7 * 24 * time.Hour)
+			i.CacheDuration = 90 * time.Minute
+			i.SLOURL = "https://atea.example.test/saml/slo"
+			i.EncryptionCerts = []*x509.Certificate{loadCert(t, "sp2-rsa2048.crt")}
+			i.EncryptionMethods = []string{"http://www.w3.org/2009/xmlenc11#aes256-gcm"}
+			i.EIDAS = &EIDASInfo{
+				NodeCountry:    "ES",
+				Levels:         []string{"http://eidas.europa.eu/LoA/low", "http://eidas.europa.eu/LoA/substantial"},
+				SigningMethods: []string{"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"},
+				DigestMethods:  []string{"http://www.w3.org/2001/04/xmlenc#sha256"},
+			}
+			return i
+		}},
 		{name: "minimal", info: func(i IdPInfo) IdPInfo {
 			// What idp.BuildMetadata passes today.
 			i.SigningCerts = i.SigningCerts[:1]

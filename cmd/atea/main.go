@@ -3,7 +3,8 @@
 //
 //	atea serve [--config FILE] [--data DIR] [--listen ADDR] [--base-url URL]
 //	atea check-config [--config FILE]
-//	atea metadata export [--config FILE] [--data DIR]
+//	atea metadata export [--sign] [--config FILE] [--data DIR]
+//	atea keys generate [--force] | rollover [--force] | status [--json]   (all take --config and --data)
 //	atea user add --id DNI/NIE --given NAME --family NAME --birth YYYY-MM-DD --email E --phone P --password-stdin
 //	atea user show ID | atea user list | atea user unlock ID      (all take --config and --data)
 //	atea bench sso [--clients N] [--n N] [--profile both|response|assertion]
@@ -40,6 +41,7 @@ Usage:
   atea serve          run the identity provider (no config needed to try it out)
   atea check-config   load and validate a configuration file
   atea metadata       export Atea's IdP metadata
+  atea keys           generate the next signing key, roll over, show the key ring
   atea user           add, show, list, lock, unlock, revoke and check citizens
   atea activation     issue a B@k activation letter (creates the pending citizen)
   atea agent          add, list, lock and unlock registration agents
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdCheckConfig(ctx, args[1:], stdout, stderr)
 	case "metadata":
 		return cmdMetadata(ctx, args[1:], stdout, stderr)
+	case "keys":
+		return cmdKeys(ctx, args[1:], stdout, stderr)
 	case "user":
 		return cmdUser(ctx, args[1:], stdin, stdout, stderr)
 	case "activation":

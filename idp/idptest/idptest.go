@@ -8,6 +8,7 @@ package idptest
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -76,6 +77,8 @@ type IdP struct {
 	Clock       *Clock
 	DataDir     string
 	Logger      *slog.Logger
+	// EncryptionCert is the certificate of EncryptionKey() the IdP publishes.
+	EncryptionCert *x509.Certificate
 }
 
 var testKey = sync.OnceValue(func() *rsa.PrivateKey {
@@ -85,6 +88,20 @@ var testKey = sync.OnceValue(func() *rsa.PrivateKey {
 	}
 	return k
 })
+
+// testEncryptionKey is the IdP's encryption key (the key ring's encryption role): SPs encrypt
+// to its certificate, published in metadata with use="encryption". One per process, like
+// testKey, because RSA generation is slow and the key carries no test state.
+var testEncryptionKey = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+// EncryptionKey returns the test IdP's encryption key; IdP.EncryptionCert is its certificate.
+func EncryptionKey() *rsa.PrivateKey { return testEncryptionKey() }
 
 // New starts an IdP; update may change the configuration before it starts. The journey's
 // handlers are mounted by the caller with IdP.Server.Handle (before the first request).
@@ -154,7 +171,9 @@ func NewWithDeps(t testing.TB, update func(*idp.Config), deps func(*idp.Deps)) *
 	if update != nil {
 		update(&cfg)
 	}
+	encCert := selfSigned(t, testEncryptionKey())
 	dp := idp.Deps{
+		EncryptionKeys: []crypto.Decrypter{testEncryptionKey()}, EncryptionCerts: []*x509.Certificate{encCert},
 		Store: st, Directory: d, SPs: src, Signer: signer, Cert: cert,
 		Secrets:   keys.DeriveSecrets([]byte("0123456789abcdef0123456789abcdef")),
 		Templates: tmpl, Logger: logger, Factors: []authn.SecondFactor{card, sms},
@@ -170,7 +189,7 @@ func NewWithDeps(t testing.TB, update func(*idp.Config), deps func(*idp.Deps)) *
 	ts.Start()
 	t.Cleanup(ts.Close)
 	return &IdP{T: t, Server: srv, HTTP: ts, URL: base, Directory: d, Store: st, SMS: rec, Card: card,
-		CitizenCard: cc, Templates: tmpl, Clock: clock, DataDir: dir, Logger: logger}
+		CitizenCard: cc, Templates: tmpl, Clock: clock, DataDir: dir, Logger: logger, EncryptionCert: encCert}
 }
 
 func selfSigned(t testing.TB, k *rsa.PrivateKey) *x509.Certificate {

@@ -42,6 +42,12 @@ type SigningKey struct {
 // certificate (or the reverse) is an error rather than a silent regeneration: SPs trust the
 // published certificate, and replacing it would break them.
 func LoadOrCreate(keyFile, certFile, alg, commonName string, now time.Time) (*SigningKey, bool, error) {
+	return loadOrCreateWith(keyFile, certFile, alg, commonName, now, x509.KeyUsageDigitalSignature)
+}
+
+// loadOrCreateWith is LoadOrCreate with the certificate's key usage chosen (the key ring's
+// encryption key is certified for key encipherment).
+func loadOrCreateWith(keyFile, certFile, alg, commonName string, now time.Time, usage x509.KeyUsage) (*SigningKey, bool, error) {
 	_, kerr := os.Stat(keyFile)
 	_, cerr := os.Stat(certFile)
 	switch {
@@ -49,7 +55,7 @@ func LoadOrCreate(keyFile, certFile, alg, commonName string, now time.Time) (*Si
 		k, err := load(keyFile, certFile)
 		return k, false, err
 	case errors.Is(kerr, os.ErrNotExist) && errors.Is(cerr, os.ErrNotExist):
-		k, err := create(keyFile, certFile, alg, commonName, now)
+		k, err := createWith(keyFile, certFile, alg, commonName, now, usage)
 		return k, err == nil, err
 	case kerr != nil && !errors.Is(kerr, os.ErrNotExist):
 		return nil, false, fmt.Errorf("keys: stat key: %w", kerr)
@@ -72,12 +78,12 @@ func generate(alg string) (crypto.Signer, error) {
 	return nil, fmt.Errorf("%w: %q", ErrAlgorithm, alg)
 }
 
-func create(keyFile, certFile, alg, cn string, now time.Time) (*SigningKey, error) {
+func createWith(keyFile, certFile, alg, cn string, now time.Time, usage x509.KeyUsage) (*SigningKey, error) {
 	signer, err := generate(alg)
 	if err != nil {
 		return nil, err
 	}
-	cert, err := SelfSigned(signer, cn, now)
+	cert, err := selfSigned(signer, cn, now, usage)
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +110,10 @@ func create(keyFile, certFile, alg, cn string, now time.Time) (*SigningKey, erro
 // SelfSigned makes a self-signed certificate for signer. SAML peers trust the key published
 // in metadata, not a chain, so a long validity avoids needless expiry outages.
 func SelfSigned(signer crypto.Signer, cn string, now time.Time) (*x509.Certificate, error) {
+	return selfSigned(signer, cn, now, x509.KeyUsageDigitalSignature)
+}
+
+func selfSigned(signer crypto.Signer, cn string, now time.Time, usage x509.KeyUsage) (*x509.Certificate, error) {
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
 	if err != nil {
 		return nil, fmt.Errorf("keys: serial: %w", err)
@@ -113,7 +123,7 @@ func SelfSigned(signer crypto.Signer, cn string, now time.Time) (*x509.Certifica
 		Subject:               pkix.Name{CommonName: cn, Organization: []string{"Atea"}},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.AddDate(10, 0, 0),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
+		KeyUsage:              usage,
 		BasicConstraintsValid: true,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, signer.Public(), signer)
