@@ -46,6 +46,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, "usage: atea bench sso [--clients 16] [--n 3000] [--profile both|response|assertion] [--key rsa2048|rsa3072] [--cpuprofile FILE] [--keep]")
 		return nil
 	}
+	if len(args) > 0 && args[0] == "metadata" {
+		return cmdBenchMetadata(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "sso" {
 		return usageErrorf("usage: atea bench sso [flags]  (the only benchmark so far)")
 	}
