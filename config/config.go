@@ -33,6 +33,54 @@ type Config struct {
 	Factors          Factors     `mapstructure:"secondFactors"`
 	Certificate      Certificate `mapstructure:"certificate"`
 	SelfService      SelfService `mapstructure:"selfService"`
+	Metrics          Metrics     `mapstructure:"metrics"`
+	// IdPMetadata is what Atea publishes about itself at /saml/metadata (issue 6).
+	IdPMetadata IdPMetadata `mapstructure:"metadata"`
+	// EIDAS adds the eIDAS metadata extensions (EIDAS-CLAVE.md §5).
+	EIDAS EIDAS `mapstructure:"eidas"`
+}
+
+// IdPMetadata configures Atea's own metadata document.
+type IdPMetadata struct {
+	// Validity is how long a signed document is valid: validUntil = signing time + Validity.
+	// The served document is re-signed once half of it has passed, so it never has less
+	// than Validity/2 left.
+	Validity time.Duration `mapstructure:"validity"`
+	// CacheDuration is the cacheDuration published: how often SPs should re-fetch, which is
+	// how fast they learn a new next key.
+	CacheDuration time.Duration `mapstructure:"cacheDuration"`
+	// OrganizationName and OrganizationURL make md:Organization; "" URL is baseURL + "/".
+	OrganizationName string `mapstructure:"organizationName"`
+	OrganizationURL  string `mapstructure:"organizationURL"`
+	// ContactEmail is the technical ContactPerson; "" publishes none.
+	ContactEmail string `mapstructure:"contactEmail"`
+	// DisplayName is the mdui:DisplayName in each language; "" leaves a language out.
+	DisplayName DisplayNames `mapstructure:"displayName"`
+}
+
+// DisplayNames holds one text per interface language.
+type DisplayNames struct {
+	ES string `mapstructure:"es"`
+	EU string `mapstructure:"eu"`
+	EN string `mapstructure:"en"`
+}
+
+// EIDAS configures the eIDAS extensions of Atea's metadata.
+type EIDAS struct {
+	// Enabled publishes eidas:NodeCountry, alg:SigningMethod/DigestMethod and the
+	// assurance-certification entity attribute with the levels Atea can reach.
+	Enabled bool `mapstructure:"enabled"`
+	// NodeCountry is the ISO 3166-1 alpha-2 country code (required when enabled).
+	NodeCountry string `mapstructure:"nodeCountry"`
+}
+
+// Metrics configures the Prometheus endpoint (issue 6: metrics per SP metadata source).
+type Metrics struct {
+	// Listen is the host:port of a separate plain-HTTP listener serving /metrics; "" (the
+	// default) serves no metrics. It is never the public listener: metrics reveal which SPs
+	// and federations Atea trusts and when their metadata fails, so bind it to loopback or an
+	// internal interface (e.g. 127.0.0.1:9464, the port Prometheus tooling expects).
+	Listen string `mapstructure:"listen"`
 }
 
 // SelfService configures the credential journeys (issue 5): activation by letter,
@@ -197,6 +245,12 @@ type SAML struct {
 	Sign string `mapstructure:"sign"`
 	// SignatureAlgorithm is rsa-sha256, rsa-sha384, rsa-sha512 or ecdsa-sha256.
 	SignatureAlgorithm string `mapstructure:"signatureAlgorithm"`
+	// LogoutTimeout bounds each hop of single logout (a SOAP call, or the browser's round
+	// trip to one SP); a participant that takes longer is reported as not answering.
+	LogoutTimeout time.Duration `mapstructure:"logoutTimeout"`
+	// MaxLogoutSPs caps the participants one logout contacts (fan-out abuse); the others are
+	// reported as not signed out.
+	MaxLogoutSPs int `mapstructure:"maxLogoutSPs"`
 }
 
 // ClassRefLevel is one entry of saml.classMapping.
@@ -231,6 +285,9 @@ type SP struct {
 	// ReauthenticateFrom: requests of this SP at this level or above never reuse the SSO
 	// session (SPID-style); "" always allows reuse.
 	ReauthenticateFrom string `mapstructure:"reauthenticateFrom"`
+	// AllowUnsignedLogout accepts this SP's unsigned LogoutRequests (the citizen confirms
+	// on an Atea page first) and LogoutResponses; by default both must be signed.
+	AllowUnsignedLogout bool `mapstructure:"allowUnsignedLogout"`
 }
 
 // Keys names the signing key and the secret files; "" paths are derived from DataDir.
@@ -243,6 +300,10 @@ type Keys struct {
 	CertFile string `mapstructure:"certFile"`
 	// SecretFile holds the server-side MAC secrets; "" is <DataDir>/keys/secret.
 	SecretFile string `mapstructure:"secretFile"`
+	// GracePeriod is how long `atea keys rollover` keeps the replaced signing key published
+	// in metadata. It should be at least metadata.validity, so every document the old key
+	// signed has expired before its certificate disappears.
+	GracePeriod time.Duration `mapstructure:"gracePeriod"`
 }
 
 // SPMetadata configures the directory SP metadata files are read from.
@@ -273,6 +334,27 @@ type MetadataSource struct {
 	MaxBytes int64         `mapstructure:"maxBytes"`
 	// RequireValidUntil refuses documents without a validUntil.
 	RequireValidUntil bool `mapstructure:"requireValidUntil"`
+	// CacheFile keeps the last good document of a url source (signed, as fetched), loaded
+	// and verified again at start so a restart during a publisher outage keeps its SPs; ""
+	// is <DataDir>/metadata-cache/<name>.xml. Read it through [Config.MetadataCacheFile].
+	CacheFile string `mapstructure:"cacheFile"`
+}
+
+// MetadataCacheFile returns spMetadata.sources[i].cacheFile, else
+// <DataDir>/metadata-cache/<name>.xml with the name's characters outside [A-Za-z0-9._-]
+// replaced by '_'.
+func (c *Config) MetadataCacheFile(i int) string {
+	s := c.SPMetadata.Sources[i]
+	if s.CacheFile != "" {
+		return s.CacheFile
+	}
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s.Name)
+	return filepath.Join(c.DataDir, "metadata-cache", strings.TrimLeft(name, ".")+".xml")
 }
 
 // Store selects the session-state backend.
@@ -422,8 +504,14 @@ func Default() *Config {
 			DefaultNameIDFormat:   "transient",
 			Sign:                  "both",
 			SignatureAlgorithm:    "rsa-sha256",
+			LogoutTimeout:         5 * time.Second,
+			MaxLogoutSPs:          20,
 		},
-		Keys:       Keys{Algorithm: "rsa2048"},
+		Keys: Keys{Algorithm: "rsa2048", GracePeriod: 7 * 24 * time.Hour},
+		IdPMetadata: IdPMetadata{
+			Validity: 7 * 24 * time.Hour, CacheDuration: time.Hour, OrganizationName: "Atea",
+			DisplayName: DisplayNames{ES: "Atea", EU: "Atea", EN: "Atea"},
+		},
 		SPMetadata: SPMetadata{PollInterval: 2 * time.Second, Sources: []MetadataSource{}},
 		Store: Store{Type: "memory", Redis: Redis{
 			Addrs: []string{"127.0.0.1:6379"}, KeyPrefix: "atea:",
@@ -480,6 +568,11 @@ func (c *Config) KeyFile() string { return c.orData(c.Keys.KeyFile, "keys", "sig
 
 // CertFile returns keys.certFile, else <DataDir>/keys/signing.crt.
 func (c *Config) CertFile() string { return c.orData(c.Keys.CertFile, "keys", "signing.crt") }
+
+// KeyRingDir returns the directory of the key ring (its state file and generated keys),
+// <DataDir>/keys. It is not configurable: keys.keyFile/certFile only name the key an
+// existing installation adopts as current.
+func (c *Config) KeyRingDir() string { return filepath.Join(c.DataDir, "keys") }
 
 // SecretFile returns keys.secretFile, else <DataDir>/keys/secret.
 func (c *Config) SecretFile() string { return c.orData(c.Keys.SecretFile, "keys", "secret") }
@@ -538,7 +631,14 @@ func (c *Config) LogValue() slog.Value {
 			slog.String("key_file", c.KeyFile()),
 			slog.String("cert_file", c.CertFile()),
 			slog.String("secret_file", c.SecretFile()),
+			slog.String("ring_dir", c.KeyRingDir()),
+			slog.Duration("grace_period", c.Keys.GracePeriod),
 		),
+		slog.Group("metadata",
+			slog.Duration("validity", c.IdPMetadata.Validity),
+			slog.Duration("cache_duration", c.IdPMetadata.CacheDuration),
+		),
+		slog.Group("eidas", slog.Bool("enabled", c.EIDAS.Enabled), slog.String("node_country", c.EIDAS.NodeCountry)),
 		slog.Group("sp_metadata",
 			slog.String("dir", c.SPMetadataDir()),
 			slog.Duration("poll_interval", c.SPMetadata.PollInterval),

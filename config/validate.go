@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,7 @@ func (c *Config) Validate() error {
 	c.validateSAML(&v)
 	c.validateSPs(&v)
 	c.validateKeys(&v)
+	c.validateIdPMetadata(&v)
 
 	v.durationAtLeast("spMetadata.pollInterval", c.SPMetadata.PollInterval, 500*time.Millisecond)
 	c.validateMetadataSources(&v)
@@ -73,6 +75,7 @@ func (c *Config) Validate() error {
 	c.validateFactors(&v)
 	c.validateCertificate(&v)
 	c.validateSelfService(&v)
+	c.validateMetrics(&v)
 	return errors.Join(v.problems...)
 }
 
@@ -97,6 +100,37 @@ func (c *Config) validateMetadataSources(v *validator) {
 		if src.MaxBytes < 0 {
 			v.add(key+".maxBytes", "must not be negative")
 		}
+	}
+	// A cache file in the SP-metadata directory would be loaded from there without its
+	// signature being checked; two sources sharing one would overwrite each other.
+	mdDir, _ := filepath.Abs(c.SPMetadataDir())
+	caches, seen := map[string]bool{}, map[string]bool{}
+	for i, src := range c.SPMetadata.Sources {
+		dupName := seen[src.Name] // reported above; its default cache file collides too
+		seen[src.Name] = true
+		if src.Type != "url" || dupName {
+			continue
+		}
+		p, _ := filepath.Abs(c.MetadataCacheFile(i))
+		key := fmt.Sprintf("spMetadata.sources[%d].cacheFile", i)
+		if filepath.Dir(p) == mdDir {
+			v.add(key, "must not be in the SP-metadata directory, which loads files without signature checks")
+		}
+		if caches[p] {
+			v.add(key, "used by two sources")
+		}
+		caches[p] = true
+	}
+}
+
+func (c *Config) validateMetrics(v *validator) {
+	if c.Metrics.Listen == "" {
+		return
+	}
+	if _, port, err := net.SplitHostPort(c.Metrics.Listen); err != nil || !validPort(port) {
+		v.add("metrics.listen", fmt.Sprintf("want host:port or \"\", got %q", c.Metrics.Listen))
+	} else if c.Metrics.Listen == c.Listen {
+		v.add("metrics.listen", "must differ from listen: metrics are not for the public listener")
 	}
 }
 
@@ -255,6 +289,11 @@ func (c *Config) validateSAML(v *validator) {
 	v.relayState("saml.maxRelayState", s.MaxRelayState)
 	v.oneOf("saml.defaultNameIDFormat", s.DefaultNameIDFormat, nameIDFormats()...)
 	v.oneOf("saml.sign", s.Sign, signs()...)
+	// SECURITY.md §4.10: time-box each logout hop (5 s for SOAP) and cap the fan-out.
+	v.durationIn("saml.logoutTimeout", s.LogoutTimeout, 500*time.Millisecond, 30*time.Second)
+	if s.MaxLogoutSPs < 1 || s.MaxLogoutSPs > 100 {
+		v.add("saml.maxLogoutSPs", fmt.Sprintf("want 1 to 100, got %d", s.MaxLogoutSPs))
+	}
 
 	alg := s.SignatureAlgorithm
 	if l := strings.ToLower(alg); strings.Contains(l, "sha1") || strings.Contains(l, "sha-1") {
@@ -327,6 +366,35 @@ func (c *Config) validateKeys(v *validator) {
 		v.add("saml.signatureAlgorithm", fmt.Sprintf("%q needs an RSA key, but keys.algorithm is ecdsa-p256; use ecdsa-sha256", alg))
 	case strings.HasPrefix(c.Keys.Algorithm, "rsa") && alg == "ecdsa-sha256":
 		v.add("saml.signatureAlgorithm", fmt.Sprintf("ecdsa-sha256 needs an ECDSA key, but keys.algorithm is %s", c.Keys.Algorithm))
+	}
+}
+
+// validateIdPMetadata checks the settings of Atea's own metadata and of key rollover.
+func (c *Config) validateIdPMetadata(v *validator) {
+	m := c.IdPMetadata
+	// At least an hour: the served document is re-signed at half its validity, and SPs need
+	// time to fetch it. At most a year: a leaked old document should not stay valid longer.
+	v.durationIn("metadata.validity", m.Validity, time.Hour, 365*24*time.Hour)
+	if m.CacheDuration < time.Minute || m.CacheDuration > m.Validity {
+		v.add("metadata.cacheDuration", fmt.Sprintf("want 1m to metadata.validity (%s), got %s", fmtDuration(m.Validity), fmtDuration(m.CacheDuration)))
+	}
+	v.durationIn("keys.gracePeriod", c.Keys.GracePeriod, 0, 365*24*time.Hour)
+	if m.OrganizationURL != "" {
+		if u, err := url.Parse(m.OrganizationURL); err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			v.add("metadata.organizationURL", fmt.Sprintf("want an absolute http(s) URL, got %q", m.OrganizationURL))
+		}
+	}
+	if m.OrganizationURL != "" && strings.TrimSpace(m.OrganizationName) == "" {
+		v.add("metadata.organizationName", "must be set when metadata.organizationURL is")
+	}
+	if e := m.ContactEmail; e != "" && (!strings.Contains(e, "@") || strings.ContainsAny(e, " \t\r\n<>\"")) {
+		v.add("metadata.contactEmail", fmt.Sprintf("want an e-mail address, got %q", e))
+	}
+	if c.EIDAS.Enabled {
+		cc := c.EIDAS.NodeCountry
+		if len(cc) != 2 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z' {
+			v.add("eidas.nodeCountry", fmt.Sprintf("want an ISO 3166-1 alpha-2 code such as ES, got %q", cc))
+		}
 	}
 }
 

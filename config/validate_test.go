@@ -107,6 +107,18 @@ func TestValidate(t *testing.T) {
 		{"flow lifetime long", func(c *Config) { c.Session.FlowLifetime = 3 * time.Hour }, "session.flowLifetime", "1m to 2h"},
 		{"flow lifetime bounds", func(c *Config) { c.Session.FlowLifetime = 2 * time.Hour }, "", ""},
 
+		{"metadata validity short", func(c *Config) { c.IdPMetadata.Validity, c.IdPMetadata.CacheDuration = 30*time.Minute, time.Minute }, "metadata.validity", "1h to 8760h"},
+		{"metadata cacheDuration beyond validity", func(c *Config) { c.IdPMetadata.CacheDuration = 200 * time.Hour }, "metadata.cacheDuration", "1m to metadata.validity"},
+		{"metadata organization URL relative", func(c *Config) { c.IdPMetadata.OrganizationURL = "/about" }, "metadata.organizationURL", "absolute"},
+		{"metadata organization URL without name", func(c *Config) {
+			c.IdPMetadata.OrganizationURL, c.IdPMetadata.OrganizationName = "https://atea.example/", ""
+		}, "metadata.organizationName", "must be set"},
+		{"metadata contact not an address", func(c *Config) { c.IdPMetadata.ContactEmail = "ops" }, "metadata.contactEmail", "e-mail"},
+		{"keys grace negative", func(c *Config) { c.Keys.GracePeriod = -time.Hour }, "keys.gracePeriod", "0s to"},
+		{"keys grace zero", func(c *Config) { c.Keys.GracePeriod = 0 }, "", ""},
+		{"eidas without country", func(c *Config) { c.EIDAS.Enabled = true }, "eidas.nodeCountry", "alpha-2"},
+		{"eidas lower-case country", func(c *Config) { c.EIDAS.Enabled, c.EIDAS.NodeCountry = true, "es" }, "eidas.nodeCountry", "alpha-2"},
+		{"eidas ok", func(c *Config) { c.EIDAS.Enabled, c.EIDAS.NodeCountry = true, "ES" }, "", ""},
 		{"level unknown", func(c *Config) { c.SAML.DefaultLevel = "medium" }, "saml.defaultLevel", `want low, substantial or high, got "medium"`},
 		{"level empty", func(c *Config) { c.SAML.DefaultLevel = "" }, "saml.defaultLevel", "want low"},
 		{"class mapping level", func(c *Config) { c.SAML.ClassMapping[1].Level = "top" }, "saml.classMapping[1].level", "want low"},

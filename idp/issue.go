@@ -175,7 +175,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, p *store.PendingR
 		ID: samlxml.NewID(), IssueInstant: now, Issuer: s.cfg.EntityID,
 		Destination: p.ACSURL, InResponseTo: p.RequestID,
 	}
-	out, err := s.deps.Signer.BuildResponse(resp, a, opts)
+	out, err := s.currentKeys().set.Signer.BuildResponse(resp, a, opts)
 	if err != nil {
 		s.renderError(w, r, pageErr(http.StatusInternalServerError, "error.internal", err))
 		return
@@ -212,7 +212,7 @@ func (s *Server) sendStatus(w http.ResponseWriter, r *http.Request, p *store.Pen
 		Destination: p.ACSURL, InResponseTo: p.RequestID,
 		StatusCode: se.code, SubStatusCode: se.sub, StatusMessage: se.msg,
 	}
-	out, err := s.deps.Signer.BuildResponse(resp, nil, samlxml.Options{})
+	out, err := s.currentKeys().set.Signer.BuildResponse(resp, nil, samlxml.Options{})
 	if err != nil {
 		s.renderError(w, r, pageErr(http.StatusInternalServerError, "error.internal", err))
 		return

@@ -11,7 +11,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ateaidp/atea/idp/authn"
@@ -21,6 +24,7 @@ import (
 	"github.com/ateaidp/atea/idp/store"
 	"github.com/ateaidp/atea/metadata"
 	"github.com/ateaidp/atea/metadata/xmlgate"
+	"github.com/ateaidp/atea/metadata/xmlsig"
 	"github.com/ateaidp/atea/templates"
 )
 
@@ -59,9 +63,45 @@ type Config struct {
 	// SPs holds per-SP settings by entityID; they survive metadata refreshes.
 	SPs map[string]SPSettings
 
+	// LogoutTimeout bounds each hop of single logout: a SOAP call, or the browser's round trip
+	// to one SP and back (0: 5 s, SECURITY.md §4.10). MaxLogoutSPs caps the participants one
+	// logout contacts (0: 20); the rest are reported as not signed out. See slo.go.
+	LogoutTimeout time.Duration
+	MaxLogoutSPs  int
+
+	// Metadata is what the IdP metadata publishes beyond endpoints and keys (issue 6).
+	Metadata MetadataConfig
+
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
+
+// MetadataConfig is the content and freshness of Atea's own metadata document. Zero values
+// take the defaults given per field.
+type MetadataConfig struct {
+	// Validity sets validUntil = signing time + Validity (default 7 days). The served
+	// document is re-signed once half of it has passed, so SPs always get one with at least
+	// Validity/2 left.
+	Validity time.Duration
+	// CacheDuration is the published cacheDuration (default 1h).
+	CacheDuration time.Duration
+	// OrganizationName (default "Atea") and OrganizationURL (default BaseURL + "/").
+	OrganizationName, OrganizationURL string
+	// ContactEmail is the technical contact ("" publishes none).
+	ContactEmail string
+	// DisplayNames are the mdui:DisplayName values by language; nil means "Atea" in es, eu
+	// and en.
+	DisplayNames map[string]string
+	// EIDASNodeCountry, when set, publishes the eIDAS extensions (EIDAS-CLAVE.md §5):
+	// eidas:NodeCountry with this code, the signature and digest algorithms Atea verifies,
+	// and the levels it can reach as the assurance-certification entity attribute.
+	EIDASNodeCountry string
+}
+
+const (
+	defaultMetadataValidity = 7 * 24 * time.Hour
+	defaultCacheDuration    = time.Hour
+)
 
 // SPSettings are an administrator's choices for one SP.
 type SPSettings struct {
@@ -77,6 +117,10 @@ type SPSettings struct {
 	// this one authenticate afresh, never reusing the SSO session (SPID-style policy for
 	// levels 2 and 3); LevelNone allows reuse.
 	ReauthFrom authn.Level
+	// AllowUnsignedLogout accepts this SP's unsigned LogoutRequests (after the citizen confirms
+	// on a page of Atea's, against logout CSRF) and LogoutResponses; otherwise both must be
+	// signed (SECURITY.md §4.10).
+	AllowUnsignedLogout bool
 }
 
 // Directory is what the IdP needs of the user directory.
@@ -118,6 +162,16 @@ type Deps struct {
 	// citizen's "recent sign-ins" list on the account page. Its failure is logged and does
 	// not stop the sign-in.
 	SignIns SignInRecorder
+
+	// EncryptionCerts are the certificates of EncryptionKeys, published with use="encryption".
+	EncryptionCerts []*x509.Certificate
+	// SigningCerts are the signing certificates metadata publishes: the key ring's current
+	// (Cert, which must be among them) and next keys. Nil publishes Cert alone.
+	SigningCerts []*x509.Certificate
+	// PreviousCert is the signing key a rollover replaced; metadata publishes it until
+	// PreviousRetireAfter (by the server's clock, without a restart).
+	PreviousCert        *x509.Certificate
+	PreviousRetireAfter time.Time
 }
 
 // SignIn is one sign-in as the account page lists it: no SP, no full address.
@@ -145,8 +199,49 @@ type Server struct {
 	audit    *slog.Logger
 	ssoURL   string
 	origin   string
-	metadata []byte
 	inflater xmlgate.Inflater // reused decompressors for the Redirect binding
+
+	// keys is the key material with the signed metadata that publishes it (keyset.go).
+	// Handlers load it once per request; SetKeys swaps it. deps holds no key material.
+	keys      atomic.Pointer[keyState]
+	setKeysMu sync.Mutex
+}
+
+// metadataCache holds the signed metadata document served at /saml/metadata and re-signs it
+// when half its validity has passed (checked on each request with the server's clock), so
+// its validUntil stays in the future for as long as the server runs.
+type metadataCache struct {
+	cfg    Config
+	inputs MetadataInputs
+	signer *samlxml.Signer
+
+	mu        sync.Mutex
+	doc       []byte
+	validTill time.Time
+	refreshAt time.Time
+}
+
+// get returns the document valid at now, signing a fresh one when due. When re-signing
+// fails, the previous document is served while it is still valid.
+func (c *metadataCache) get(now time.Time) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.doc != nil && now.Before(c.refreshAt) {
+		return c.doc, nil
+	}
+	doc, err := BuildSignedMetadata(c.cfg, c.inputs, c.signer, now)
+	if err != nil {
+		if c.doc != nil && now.Before(c.validTill) {
+			return c.doc, err
+		}
+		return nil, err
+	}
+	v := metadataValidity(c.cfg)
+	c.doc, c.validTill, c.refreshAt = doc, now.Add(v), now.Add(v/2)
+	if r := c.inputs.PreviousRetireAfter; c.inputs.Previous != nil && now.Before(r) && r.Before(c.refreshAt) {
+		c.refreshAt = r // withdraw the previous key on time
+	}
+	return doc, nil
 }
 
 // New validates the wiring and builds the server.
@@ -161,9 +256,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.SPs == nil {
 		problems = append(problems, errors.New("idp: no SP source"))
 	}
-	if deps.Signer == nil || deps.Cert == nil {
-		problems = append(problems, errors.New("idp: no signing key"))
-	}
+	ks := deps.keySet()
+	problems = append(problems, ks.check()...)
 	if deps.Secrets == nil {
 		problems = append(problems, errors.New("idp: no secrets"))
 	}
@@ -191,6 +285,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps.Audit = deps.Logger
 	}
 	base := strings.TrimRight(cfg.BaseURL, "/")
+	KeySet{}.into(&deps) // the key material lives in s.keys only, so nothing reads a stale copy
 	s := &Server{
 		cfg:    cfg,
 		deps:   deps,
@@ -200,11 +295,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		ssoURL: base + "/saml/sso",
 		origin: u.Scheme + "://" + u.Host,
 	}
-	md, err := BuildMetadata(cfg, deps.Cert)
+	// newKeyState signs the metadata once now: a metadata problem is a start-up error, not a
+	// 500 on the first fetch.
+	st, err := s.newKeyState(ks)
 	if err != nil {
 		return nil, err
 	}
-	s.metadata = md
+	s.keys.Store(st)
 	s.routes()
 	return s, nil
 }
@@ -234,27 +331,129 @@ func checkSPSettings(sps map[string]SPSettings) []error {
 	return problems
 }
 
-// BuildMetadata returns the IdP metadata document for cfg and the signing certificate: the
-// one served at /saml/metadata and printed by `atea metadata export`.
-func BuildMetadata(cfg Config, cert *x509.Certificate) ([]byte, error) {
+// MetadataInputs are the keys and capabilities the IdP metadata publishes.
+type MetadataInputs struct {
+	// SigningCerts: current first, then next.
+	SigningCerts []*x509.Certificate
+	// Previous is published after them while the time is before PreviousRetireAfter.
+	Previous            *x509.Certificate
+	PreviousRetireAfter time.Time
+	// EncryptionCerts are published with use="encryption".
+	EncryptionCerts []*x509.Certificate
+	// Levels are the levels Atea can reach, for the eIDAS assurance-certification attribute.
+	Levels []authn.Level
+}
+
+// metadataInputs derives what metadata publishes from the key set and the server's
+// dependencies: the levels reachable are low always, substantial with a second factor and
+// high with certificate sign-in.
+func metadataInputs(k KeySet, deps Deps) MetadataInputs {
+	in := MetadataInputs{SigningCerts: k.SigningCerts, EncryptionCerts: k.EncryptionCerts, Levels: []authn.Level{authn.LevelLow},
+		Previous: k.PreviousCert, PreviousRetireAfter: k.PreviousRetireAfter}
+	if len(in.SigningCerts) == 0 {
+		in.SigningCerts = []*x509.Certificate{k.Cert}
+	}
+	if len(deps.Factors) > 0 {
+		in.Levels = append(in.Levels, authn.LevelSubstantial)
+	}
+	if deps.Certificates != nil {
+		in.Levels = append(in.Levels, authn.LevelHigh)
+	}
+	return in
+}
+
+func metadataValidity(cfg Config) time.Duration {
+	if cfg.Metadata.Validity > 0 {
+		return cfg.Metadata.Validity
+	}
+	return defaultMetadataValidity
+}
+
+// metadataInfo maps cfg and in onto the document's content. The endpoints are fixed paths
+// under BaseURL: /saml/sso and /saml/slo, each for HTTP-Redirect and HTTP-POST.
+func metadataInfo(cfg Config, in MetadataInputs, now time.Time) metadata.IdPInfo {
 	base := strings.TrimRight(cfg.BaseURL, "/")
-	md, err := metadata.BuildIdPMetadata(metadata.IdPInfo{
+	m := cfg.Metadata
+	signing := in.SigningCerts
+	if in.Previous != nil && now.Before(in.PreviousRetireAfter) {
+		signing = append(slices.Clip(signing), in.Previous)
+	}
+	info := metadata.IdPInfo{
 		EntityID:                cfg.EntityID,
+		CacheDuration:           m.CacheDuration,
 		SSOURL:                  base + "/saml/sso",
-		SigningCerts:            []*x509.Certificate{cert},
+		SLOURL:                  base + "/saml/slo",
+		SigningCerts:            signing,
+		EncryptionCerts:         in.EncryptionCerts,
 		NameIDFormats:           []string{nameIDTransient, nameIDPersistent, nameIDUnspecified, nameIDEmail},
 		WantAuthnRequestsSigned: cfg.RequireSignedRequests,
-		OrganizationName:        "Atea",
-		OrganizationURL:         base + "/",
-	})
+		OrganizationName:        m.OrganizationName,
+		OrganizationURL:         m.OrganizationURL,
+		DisplayNames:            m.DisplayNames,
+		ContactEmail:            m.ContactEmail,
+	}
+	if info.CacheDuration <= 0 {
+		info.CacheDuration = defaultCacheDuration
+	}
+	if info.OrganizationName == "" {
+		info.OrganizationName = "Atea"
+	}
+	if info.OrganizationURL == "" {
+		info.OrganizationURL = base + "/"
+	}
+	if info.DisplayNames == nil {
+		info.DisplayNames = map[string]string{"es": "Atea", "eu": "Atea", "en": "Atea"}
+	}
+	if m.EIDASNodeCountry != "" {
+		e := &metadata.EIDASInfo{
+			NodeCountry: m.EIDASNodeCountry,
+			// What metadata/xmlsig accepts from SPs and samlxml can sign with; SHA-1 never.
+			SigningMethods: []string{xmlsig.AlgRSASHA256, xmlsig.AlgRSASHA384, xmlsig.AlgRSASHA512,
+				xmlsig.AlgECDSASHA256, xmlsig.AlgECDSASHA384, xmlsig.AlgECDSASHA512},
+			DigestMethods: []string{xmlsig.DigestSHA256, xmlsig.DigestSHA384, xmlsig.DigestSHA512},
+		}
+		for _, l := range in.Levels {
+			e.Levels = append(e.Levels, l.URI())
+		}
+		info.EIDAS = e
+	}
+	return info
+}
+
+// BuildMetadata returns the unsigned IdP metadata document as of now, as `atea metadata
+// export` prints it without --sign: no ID and no validUntil, because a file handed to an SP
+// out of band carries no freshness guarantee and an expiry would only make it fail in the SP's
+// configuration later. The served document is BuildSignedMetadata's.
+func BuildMetadata(cfg Config, in MetadataInputs, now time.Time) ([]byte, error) {
+	md, err := metadata.BuildIdPMetadata(metadataInfo(cfg, in, now))
 	if err != nil {
 		return nil, fmt.Errorf("idp: metadata: %w", err)
 	}
 	return md, nil
 }
 
-// Metadata returns Atea's IdP metadata document.
-func (s *Server) Metadata() []byte { return s.metadata }
+// BuildSignedMetadata returns the IdP metadata signed by signer (enveloped, exclusive C14N,
+// the signer's algorithm: RSA-SHA256 or stronger, or ECDSA-SHA256), with a fresh ID and
+// validUntil = now + the configured validity: the document served at /saml/metadata.
+func BuildSignedMetadata(cfg Config, in MetadataInputs, signer *samlxml.Signer, now time.Time) ([]byte, error) {
+	info := metadataInfo(cfg, in, now)
+	info.ID = samlxml.NewID()
+	info.ValidUntil = now.Add(metadataValidity(cfg)).UTC().Truncate(time.Second)
+	md, err := metadata.BuildSignedIdPMetadata(info, signer)
+	if err != nil {
+		return nil, fmt.Errorf("idp: metadata: %w", err)
+	}
+	return md, nil
+}
+
+// Metadata returns Atea's signed IdP metadata document as served now.
+func (s *Server) Metadata() []byte {
+	md, err := s.currentKeys().metadata.get(s.now())
+	if err != nil {
+		s.log.Error("sign metadata", "err", err)
+	}
+	return md
+}
 
 // SSOURL returns the SingleSignOnService location.
 func (s *Server) SSOURL() string { return s.ssoURL }
@@ -270,6 +469,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /login/cert", s.handleCertLogin)
 	m.HandleFunc("POST /login/choose", s.handleChoose)
 	m.HandleFunc("POST /login/factor/resend", s.handleFactorResend)
+	s.sloRoutes(m)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	m.HandleFunc("GET /readyz", s.handleReady)
 	m.Handle("GET /static/", http.StripPrefix("/static/", s.deps.Templates.Static()))
@@ -306,10 +506,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-func (s *Server) handleMetadata(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
+	md, err := s.currentKeys().metadata.get(s.now())
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "sign metadata", "err", err)
+	}
+	if md == nil {
+		http.Error(w, "metadata unavailable", http.StatusServiceUnavailable)
+		return
+	}
 	w.Header().Set("Content-Type", "application/samlmetadata+xml")
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	_, _ = w.Write(s.metadata)
+	_, _ = w.Write(md)
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {

@@ -268,11 +268,13 @@ func (m *MDQSource) query(ctx context.Context, entityID string, call *mdqCall) {
 		}
 		e.err, e.fresh = err, now.Add(m.retry)
 		m.status.LastFailure, m.status.LastError = now, err.Error()
+		m.status.RefreshFailures++
+		m.status.Expired = errors.Is(err, ErrDocumentExpired)
 	case notFound:
 		// 404 is the responder's authoritative "no such entity" (draft-young-md-query,
 		// "Responses"): a removed SP stops working.
 		e.notFound, e.fresh = true, now.Add(m.negCache)
-		m.status.LastSuccess, m.status.LastError = now, ""
+		m.status.LastSuccess, m.status.LastError, m.status.Expired = now, "", false
 	default:
 		sp.Source = m.name
 		e.sp = sp
@@ -281,7 +283,7 @@ func (m *MDQSource) query(ctx context.Context, entityID string, call *mdqCall) {
 			fresh = sp.ValidUntil
 		}
 		e.fresh = fresh
-		m.status.LastSuccess, m.status.LastError = now, ""
+		m.status.LastSuccess, m.status.LastError, m.status.Expired = now, "", false
 	}
 	if e.sp != nil || m.room(now) {
 		m.cache[entityID] = e
@@ -421,10 +423,13 @@ func (m *MDQSource) Entities() []*SP {
 	return out
 }
 
-// Status returns the source's state for metrics.
+// Status returns the source's state for metrics. Entities (the cached SPs) and
+// EarliestValidUntil are counted now, so an entry that expired since the last query is no
+// longer counted.
 func (m *MDQSource) Status() SourceStatus {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.updateCounts(m.now())
 	return m.status
 }
 

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
+	"time"
 )
 
 // EntitySource finds an SP's validated metadata by entityID. It is idp.SPLookup; DirSource,
@@ -27,11 +29,19 @@ type multiRefresher interface {
 	Refresh(ctx context.Context) error
 }
 
+// multiStatuser is the optional capability of sources that report their refreshes
+// (URLSource, MDQSource).
+type multiStatuser interface {
+	Status() SourceStatus
+}
+
 var (
 	_ EntitySource   = (*DirSource)(nil)
 	_ EntitySource   = (*Multi)(nil)
 	_ multiLister    = (*DirSource)(nil)
 	_ multiRefresher = (*DirSource)(nil)
+	_ multiStatuser  = (*URLSource)(nil)
+	_ multiStatuser  = (*MDQSource)(nil)
 )
 
 // MultiSource is one member of a Multi.
@@ -53,15 +63,20 @@ type Conflict struct {
 
 // Multi combines sources in priority order (issue 6: "the same entityID from two sources: a
 // configured priority decides, with a warning"). Lookup asks each source in order and returns
-// the first that knows the entity. Conflicts are found among the sources that can list their
-// entities, by Refresh or Reconcile, which log one warning per conflicting entity each time
-// they run.
+// the first that knows the entity; it never logs, so a conflict costs nothing per request.
+// Conflicts are found among the sources that can list their entities, by Refresh or
+// Reconcile. A conflict is warned about once per refresh: Refresh warns about every standing
+// conflict; Reconcile, which may run often, warns about a conflict when it first appears, when
+// the sources holding the entity change, or when one of those sources has refreshed since
+// (a new LastSuccess in its Status).
 type Multi struct {
 	sources []MultiSource
 	log     *slog.Logger
 
-	mu        sync.Mutex // guards conflicts
+	mu        sync.Mutex // guards the fields below
 	conflicts []Conflict
+	warned    map[string]string    // entityID -> holders when last warned about
+	seen      map[string]time.Time // source name -> LastSuccess at the last Reconcile
 }
 
 // NewMulti returns a Multi over sources, highest priority first. Names must be unique and
@@ -87,7 +102,41 @@ func NewMulti(sources []MultiSource, logger *slog.Logger) (*Multi, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("metadata: multi source: %w", err)
 	}
-	return &Multi{sources: append([]MultiSource(nil), sources...), log: remoteLogger(logger)}, nil
+	return &Multi{sources: append([]MultiSource(nil), sources...), log: remoteLogger(logger),
+		warned: map[string]string{}, seen: map[string]time.Time{}}, nil
+}
+
+// Members returns the sources, highest priority first.
+func (m *Multi) Members() []MultiSource { return append([]MultiSource(nil), m.sources...) }
+
+// MemberStatus is the state of one member of a Multi, for metrics and tools.
+type MemberStatus struct {
+	// Priority is the member's position, 0 for the highest.
+	Priority int
+	// Refreshes is true when Status carries refresh times and failures (remote sources). For
+	// other members (DirSource) only Name, Entities and EarliestValidUntil are set.
+	Refreshes bool
+	Status    SourceStatus
+}
+
+// Statuses returns the state of every member in priority order. It asks each member at the
+// time of the call (metrics read it at scrape time).
+func (m *Multi) Statuses() []MemberStatus {
+	out := make([]MemberStatus, 0, len(m.sources))
+	for i, s := range m.sources {
+		ms := MemberStatus{Priority: i}
+		if st, ok := s.Source.(multiStatuser); ok {
+			ms.Refreshes, ms.Status = true, st.Status()
+		} else if l, ok := s.Source.(multiLister); ok {
+			for _, sp := range l.Entities() {
+				ms.Status.Entities++
+				ms.Status.EarliestValidUntil = earliest(ms.Status.EarliestValidUntil, sp.ValidUntil)
+			}
+		}
+		ms.Status.Name = s.Name
+		out = append(out, ms)
+	}
+	return out
 }
 
 // Lookup returns the entity from the highest-priority source that has it. A source failing
@@ -140,14 +189,24 @@ func (m *Multi) Refresh(ctx context.Context) error {
 			}
 		}
 	}
+	m.mu.Lock()
+	clear(m.warned) // an explicit refresh of every source warns about every standing conflict
+	m.mu.Unlock()
 	m.Reconcile(ctx)
 	return errors.Join(errs...)
 }
 
-// Reconcile recomputes the conflicts among the sources that can list their entities, logs one
-// warning per conflicting entity, and returns them (also available from Conflicts). Call it
-// after the member sources refresh on their own schedules.
+// Reconcile recomputes the conflicts among the sources that can list their entities, logs a
+// warning for each conflict that is new, whose holders changed, or one of whose holders has
+// refreshed since the last Reconcile, and returns them all (also available from Conflicts).
+// Call it periodically while the member sources refresh on their own schedules.
 func (m *Multi) Reconcile(ctx context.Context) []Conflict {
+	refreshed := map[string]time.Time{}
+	for _, s := range m.sources {
+		if st, ok := s.Source.(multiStatuser); ok {
+			refreshed[s.Name] = st.Status().LastSuccess
+		}
+	}
 	holders := map[string][]string{}
 	var order []string
 	for _, s := range m.sources {
@@ -169,13 +228,30 @@ func (m *Multi) Reconcile(ctx context.Context) []Conflict {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].EntityID < out[j].EntityID })
+
+	m.mu.Lock()
+	warned := make(map[string]string, len(out))
+	var warn []Conflict
 	for _, c := range out {
+		holders := strings.Join(append([]string{c.Winner}, c.Shadowed...), "\x00")
+		again := false
+		for _, name := range append([]string{c.Winner}, c.Shadowed...) {
+			if t, ok := refreshed[name]; ok && !t.Equal(m.seen[name]) {
+				again = true
+			}
+		}
+		if prev, ok := m.warned[c.EntityID]; !ok || prev != holders || again {
+			warn = append(warn, c)
+		}
+		warned[c.EntityID] = holders
+	}
+	m.warned, m.seen, m.conflicts = warned, refreshed, out
+	m.mu.Unlock()
+
+	for _, c := range warn {
 		m.log.WarnContext(ctx, "sp metadata: entityID in several sources, using the higher-priority one",
 			"entityID", clip(c.EntityID, 200), "used_from", c.Winner, "ignored_from", c.Shadowed)
 	}
-	m.mu.Lock()
-	m.conflicts = out
-	m.mu.Unlock()
 	return out
 }
 

@@ -1,7 +1,6 @@
 package metadata
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/xml"
@@ -11,6 +10,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,6 +91,10 @@ type URLOptions struct {
 	// Audit receives one "metadata_refreshed" record per refresh that changes the entities;
 	// nil discards them.
 	Audit *slog.Logger
+	// CacheFile, when set, receives every accepted document as fetched (signature included),
+	// for LoadFile after a restart. It must not be in the SP-metadata directory, which loads
+	// files without signature checks.
+	CacheFile string
 }
 
 // SourceStatus is what a remote source reports for metrics (issue 6: "metrics per source").
@@ -107,6 +112,13 @@ type SourceStatus struct {
 	// EarliestValidUntil is the earliest validUntil among those entities (including the
 	// document's own); zero if none has one.
 	EarliestValidUntil time.Time
+	// RefreshFailures counts the failed refreshes (queries, for MDQ) since the source was
+	// created.
+	RefreshFailures int64
+	// Expired is set while the last refresh failed because the document was past its
+	// validUntil (issue 6: "an expired document is not used, and says so loudly"): the
+	// publisher must act, or every SP of the source stops working.
+	Expired bool
 }
 
 // URLSource serves the SPs of one signed metadata document fetched over HTTP: a single
@@ -125,6 +137,7 @@ type URLSource struct {
 	interval    time.Duration
 	minInterval time.Duration
 	requireVU   bool
+	cacheFile   string
 	now         func() time.Time
 	log         *slog.Logger
 	audit       *slog.Logger
@@ -171,6 +184,7 @@ func NewURLSource(o URLOptions) (*URLSource, error) {
 		interval:    o.Interval,
 		minInterval: o.MinInterval,
 		requireVU:   o.RequireValidUntil,
+		cacheFile:   o.CacheFile,
 		now:         o.Now,
 	}
 	if s.name == "" {
@@ -214,8 +228,27 @@ func (s *URLSource) Lookup(entityID string) (*SP, error) {
 // Entities returns every SP that Lookup would return, sorted by EntityID.
 func (s *URLSource) Entities() []*SP { return entitiesSnapshot(s.snap.Load(), s.now()) }
 
-// Status returns the source's state for metrics. It never blocks.
-func (s *URLSource) Status() SourceStatus { return *s.status.Load() }
+// Status returns the source's state for metrics. It never blocks. Entities and
+// EarliestValidUntil are counted now, so an entity that expired since the last refresh is
+// no longer counted.
+func (s *URLSource) Status() SourceStatus {
+	st := *s.status.Load()
+	st.Entities, st.EarliestValidUntil = countLive(s.snap.Load(), s.now())
+	return st
+}
+
+// countLive is the number of entities of snap that Lookup would return at now, and their
+// earliest validUntil.
+func countLive(snap *snapshot, now time.Time) (int, time.Time) {
+	n, vu := 0, time.Time{}
+	for _, sp := range snap.sorted {
+		if sp.ValidUntil.IsZero() || sp.ValidUntil.After(now) {
+			n++
+			vu = earliest(vu, sp.ValidUntil)
+		}
+	}
+	return n, vu
+}
 
 // Run calls Refresh until ctx is done: first immediately (unless Refresh has already run),
 // then after Interval, shortened by the document's cacheDuration and validUntil, never below
@@ -253,11 +286,13 @@ func (s *URLSource) Refresh(ctx context.Context) error {
 	now := s.now()
 	st := *s.status.Load()
 	cur := s.snap.Load()
-	st.Entities, st.EarliestValidUntil = len(cur.sorted), cur.expiry
+	st.Entities, st.EarliestValidUntil = countLive(cur, now)
+	st.Expired = errors.Is(err, ErrDocumentExpired)
 	if err != nil {
 		s.failures++
 		s.next = remoteBackoff(s.minInterval, s.interval, s.failures)
 		st.LastFailure, st.LastError = now, err.Error()
+		st.RefreshFailures++
 		s.status.Store(&st)
 		s.log.WarnContext(ctx, "sp metadata: remote document not used, keeping the last good entities",
 			"url", s.url, "kept", len(cur.sorted), "err", err)
@@ -293,6 +328,15 @@ func (s *URLSource) refresh(ctx context.Context) ([]error, error) {
 		if s.etag == "" && s.lastModified == "" {
 			return nil, fmt.Errorf("%w: GET %s: 304 to an unconditional request", ErrFetch, clip(s.url, 200))
 		}
+		if now := s.now(); !s.docExpiry.IsZero() && !s.docExpiry.After(now) {
+			// The publisher keeps serving the document we hold and it has expired: as loud as
+			// a freshly fetched expired one. Forget the validators so the next refresh fetches
+			// in full rather than trusting "not modified" again.
+			s.etag, s.lastModified = "", ""
+			s.log.ErrorContext(ctx, "sp metadata: remote document expired (server says not modified), not used",
+				"url", s.url, "valid_until", s.docExpiry, "now", now)
+			return nil, fmt.Errorf("%w (%s; not modified since)", ErrDocumentExpired, s.docExpiry.UTC().Format(time.RFC3339))
+		}
 		s.log.DebugContext(ctx, "sp metadata: remote document not modified", "url", s.url)
 		return nil, nil
 	}
@@ -300,6 +344,23 @@ func (s *URLSource) refresh(ctx context.Context) ([]error, error) {
 		return nil, fmt.Errorf("%w: GET %s: status %d", ErrFetch, clip(s.url, 200), resp.StatusCode)
 	}
 
+	problems, err := s.accept(ctx, raw, s.url)
+	if err != nil {
+		return nil, err
+	}
+	s.etag, s.lastModified = resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+	if s.cacheFile != "" {
+		if err := writeFileAtomic(s.cacheFile, raw); err != nil {
+			// Not fatal: the document is in use; only a restart during an outage would miss it.
+			s.log.WarnContext(ctx, "sp metadata: could not save the last good copy", "cache_file", s.cacheFile, "err", err)
+		}
+	}
+	return problems, nil
+}
+
+// accept verifies raw (fetched from, or read from the file, from) as every document of the
+// source is verified, and swaps it in; s.mu is held.
+func (s *URLSource) accept(ctx context.Context, raw []byte, from string) ([]error, error) {
 	now := s.now()
 	vd, err := verifyRemoteDocument(raw, s.anchors, s.maxBytes, now, s.now)
 	if err != nil {
@@ -308,12 +369,12 @@ func (s *URLSource) refresh(ctx context.Context) ([]error, error) {
 			// working at its entities' validUntil unless the publisher acts (issue 6: "an expired
 			// document is not used, and says so loudly").
 			s.log.ErrorContext(ctx, "sp metadata: remote document expired, not used",
-				"url", s.url, "valid_until", vd.validUntil, "now", now)
+				"url", from, "valid_until", vd.validUntil, "now", now)
 		}
 		return nil, err
 	}
 	if s.requireVU && vd.validUntil.IsZero() {
-		return nil, fmt.Errorf("%w: %s", ErrNoValidUntil, clip(s.url, 200))
+		return nil, fmt.Errorf("%w: %s", ErrNoValidUntil, clip(from, 200))
 	}
 	sps, problems, err := parseWithLimits(vd.raw, now, vd.limits)
 	if err != nil {
@@ -323,14 +384,74 @@ func (s *URLSource) refresh(ctx context.Context) ([]error, error) {
 	next, problems := mergeLastGood(sps, problems, old.sorted, s.name, s.log)
 	snap := remoteSnapshot(next, now, s.log)
 	s.snap.Store(snap)
-	s.etag, s.lastModified = resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
 	s.cacheFor, s.docExpiry = vd.cacheDuration, vd.validUntil
 	ch := Diff(old.sorted, snap.sorted)
 	recordRefresh(ctx, s.audit, s.name, ch, len(snap.sorted))
-	s.log.InfoContext(ctx, "sp metadata: remote document loaded", "url", s.url,
+	s.log.InfoContext(ctx, "sp metadata: remote document loaded", "url", from,
 		"entities", len(snap.sorted), "skipped", len(problems), "added", len(ch.Added),
 		"removed", len(ch.Removed), "changed", len(ch.Changed))
 	return problems, nil
+}
+
+// LoadFile loads a saved copy of the source's document (its CacheFile, or a copy an operator
+// kept) and uses it until the next successful refresh. The copy is verified exactly as a
+// fetched document (signature, validUntil, RequireValidUntil): a file on disk is trusted no
+// more than the network. It does not change the refresh status or the validators, so the
+// next Refresh fetches in full. Call it before the first Refresh, so a restart during a
+// publisher outage keeps the last good entities (issue 6: "on failure keep the last good
+// copy"). A missing file is an error matching fs.ErrNotExist.
+func (s *URLSource) LoadFile(ctx context.Context, path string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	raw, err := readFileCapped(path, s.maxBytes)
+	if err != nil {
+		return fmt.Errorf("metadata: %s: saved copy: %w", s.name, err)
+	}
+	problems, err := s.accept(ctx, raw, "file "+path)
+	if err != nil {
+		return fmt.Errorf("metadata: %s: saved copy %s: %w", s.name, path, err)
+	}
+	return errors.Join(problems...)
+}
+
+// readFileCapped reads at most maxBytes of the file at path.
+func readFileCapped(path string, maxBytes int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(raw)) > maxBytes {
+		return nil, fmt.Errorf("%w: %s is more than %d bytes", ErrTooLarge, path, maxBytes)
+	}
+	return raw, nil
+}
+
+// writeFileAtomic replaces path with b through a temporary file in the same directory, so a
+// reader (or a crash) never sees half a document.
+func writeFileAtomic(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, werr := f.Write(b)
+	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return nil
 }
 
 // acceptMetadata is the Accept header of metadata fetches: the SAML metadata media type
@@ -378,41 +499,13 @@ type verifiedRemoteDoc struct {
 // nothing outside what was digested is ever read). On ErrDocumentExpired the returned
 // verifiedRemoteDoc still carries validUntil, for the log line.
 func verifyRemoteDocument(raw []byte, anchors []*x509.Certificate, maxBytes int64, now time.Time, clock func() time.Time) (verifiedRemoteDoc, error) {
-	lim := sourceLimits(maxBytes)
-	if err := xmlgate.Check(raw, lim); err != nil {
-		if errors.Is(err, xmlgate.ErrTooLarge) {
-			return verifiedRemoteDoc{}, fmt.Errorf("%w: %w", ErrTooLarge, err)
-		}
-		return verifiedRemoteDoc{}, fmt.Errorf("metadata: %w", err)
+	// The stream path (aggregate.go) verifies a federation aggregate in one pass without a
+	// DOM; what it does not handle, the DOM path decides.
+	vd, fallback, err := verifyStream(raw, anchors, sourceLimits(maxBytes), now)
+	if fallback {
+		return verifyRemoteDocumentDOM(raw, anchors, maxBytes, now, clock)
 	}
-	el, err := xmlsig.VerifyEnveloped(raw, anchors, clock)
-	if err != nil {
-		return verifiedRemoteDoc{}, fmt.Errorf("%w: %w", ErrUntrusted, err)
-	}
-	if el.NamespaceURI() != nsMD || (el.Tag != "EntityDescriptor" && el.Tag != "EntitiesDescriptor") {
-		return verifiedRemoteDoc{}, fmt.Errorf("%w (found {%s}%s)", ErrNotMetadata, clip(el.NamespaceURI(), 100), clip(el.Tag, 100))
-	}
-	attrs := plainAttrs(el)
-	vd := verifiedRemoteDoc{limits: lim}
-	if vd.validUntil, err = timeAttr(attrs, "validUntil"); err != nil {
-		return verifiedRemoteDoc{}, fmt.Errorf("metadata: %s: %w", el.Tag, err)
-	}
-	if !vd.validUntil.IsZero() && !vd.validUntil.After(now) {
-		return vd, fmt.Errorf("%w (%s)", ErrDocumentExpired, vd.validUntil.UTC().Format(time.RFC3339))
-	}
-	if v, ok := attr(attrs, "cacheDuration"); ok {
-		// A malformed hint is ignored rather than fatal: it only schedules the next refresh,
-		// and Interval still applies.
-		vd.cacheDuration, _ = parseXSDuration(v)
-	}
-	doc := etree.NewDocument()
-	doc.SetRoot(el)
-	if vd.raw, err = doc.WriteToBytes(); err != nil {
-		return verifiedRemoteDoc{}, fmt.Errorf("metadata: serialising the verified document: %w", err)
-	}
-	// The canonical form can be somewhat larger than what was sent (<a/> becomes <a></a>).
-	vd.limits.MaxBytes = 2 * lim.MaxBytes
-	return vd, nil
+	return vd, err
 }
 
 // sourceLimits widens xmlgate.MetadataLimits to a remote source's byte budget: an aggregate
@@ -431,27 +524,13 @@ func sourceLimits(maxBytes int64) xmlgate.Limits {
 // parseWithLimits is Parse with the gate of the source rather than MetadataLimits, which is
 // sized for one SP's metadata file and would refuse any real aggregate.
 func parseWithLimits(raw []byte, now time.Time, lim xmlgate.Limits) ([]*SP, []error, error) {
-	if err := xmlgate.Check(raw, lim); err != nil {
-		return nil, nil, fmt.Errorf("metadata: %w", err)
+	// Entities are read with the tokenizer that verified raw, by a pool of workers
+	// (aggregate.go); what that path does not handle, the encoding/xml path decides.
+	sps, problems, err := parseStream(raw, now, lim)
+	if err != nil && xmlsig.IsStreamFallback(err) {
+		return parseWithLimitsDOM(raw, now, lim)
 	}
-	d := xml.NewDecoder(bytes.NewReader(raw))
-	start, err := rootElement(d)
-	if err != nil {
-		return nil, nil, err
-	}
-	p := &parser{now: now, seen: map[string]bool{}}
-	switch start.Name {
-	case xml.Name{Space: nsMD, Local: "EntityDescriptor"}:
-		err = p.entity(d, start, time.Time{})
-	case xml.Name{Space: nsMD, Local: "EntitiesDescriptor"}:
-		err = p.entities(d, start, time.Time{})
-	default:
-		return nil, nil, fmt.Errorf("%w (found {%s}%s)", ErrNotMetadata, clip(start.Name.Space, 100), clip(start.Name.Local, 100))
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return p.sps, p.problems, nil
+	return sps, problems, err
 }
 
 // plainAttrs returns e's unprefixed attributes in encoding/xml form, for timeAttr and attr.

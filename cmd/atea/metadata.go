@@ -13,7 +13,7 @@ import (
 )
 
 func cmdMetadata(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const help = "usage: atea metadata export|list|show ENTITYID|diff OLD NEW [--json] [--config FILE] [--data DIR]"
+	const help = "usage: atea metadata export [--sign]|list|show ENTITYID|diff OLD NEW|verify FILE|URL --cert CERT|fetch SOURCE [ENTITYID] [--json] [--config FILE] [--data DIR]"
 	if len(args) > 0 {
 		switch args[0] {
 		case "list":
@@ -22,6 +22,10 @@ func cmdMetadata(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return cmdMetadataShow(ctx, args[1:], stdout, stderr)
 		case "diff":
 			return cmdMetadataDiff(ctx, args[1:], stdout, stderr)
+		case "verify":
+			return cmdMetadataVerify(ctx, args[1:], stdout, stderr)
+		case "fetch":
+			return cmdMetadataFetch(ctx, args[1:], stdout, stderr)
 		}
 	}
 	if len(args) == 0 || args[0] != "export" {
@@ -35,14 +39,18 @@ func cmdMetadata(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.SetOutput(stderr)
 	var cf commonFlags
 	cf.register(fs)
+	sign := fs.Bool("sign", false, "sign the document (with ID and validUntil) as GET /saml/metadata serves it")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("metadata export: unexpected argument %q", fs.Arg(0))
 	}
 	cfg, err := cf.load(nil)
 	if err != nil {
 		return err
 	}
-	md, err := idpMetadata(cfg)
+	md, err := idpMetadata(cfg, *sign, time.Now())
 	if err != nil {
 		return err
 	}
@@ -50,10 +58,12 @@ func cmdMetadata(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return err
 }
 
-// idpMetadata builds the same document `atea serve` publishes at /saml/metadata. It creates the
-// signing key on first use, exactly as serve would, so the exported document stays valid.
-func idpMetadata(cfg *config.Config) ([]byte, error) {
-	sk, _, err := keys.LoadOrCreate(cfg.KeyFile(), cfg.CertFile(), cfg.Keys.Algorithm, "Atea IdP", time.Now())
+// idpMetadata builds the document `atea serve` publishes at /saml/metadata from the same key
+// ring (created on first use, exactly as serve would, so the exported document stays valid).
+// Unsigned by default — without ID and validUntil, for handing to an SP out of band —, or
+// signed by the current key with validUntil = now + metadata.validity.
+func idpMetadata(cfg *config.Config, sign bool, now time.Time) ([]byte, error) {
+	ring, err := keys.OpenRing(ringOptions(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +71,16 @@ func idpMetadata(cfg *config.Config) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return idp.BuildMetadata(icfg, sk.Cert)
+	icfg.Metadata = metadataConfig(cfg)
+	in := metadataInputs(cfg, ring, now)
+	if !sign {
+		return idp.BuildMetadata(icfg, in, now)
+	}
+	signer, err := ringSigner(cfg, ring.Current)
+	if err != nil {
+		return nil, err
+	}
+	return idp.BuildSignedMetadata(icfg, in, signer, now)
 }
 
 func cmdCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {

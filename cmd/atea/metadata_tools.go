@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -26,6 +28,12 @@ type spView struct {
 	SigningKeys         []string          `json:"signingKeys"`    // SHA-256 of each certificate, hex
 	EncryptionKeys      []string          `json:"encryptionKeys"` // idem
 	ValidUntil          *time.Time        `json:"validUntil,omitempty"`
+	// Origin is the configured source the entity is used from ("directory" or the name of a
+	// spMetadata.sources entry) and Priority its position (0 is the highest); AlsoIn names
+	// the lower-priority sources that hold the entity too (a conflict).
+	Origin   string   `json:"origin,omitempty"`
+	Priority int      `json:"priority"`
+	AlsoIn   []string `json:"alsoIn,omitempty"`
 }
 
 func viewOf(sp *metadata.SP) spView {
@@ -50,97 +58,220 @@ func viewOf(sp *metadata.SP) spView {
 	return v
 }
 
-// loadDirSPs reads the SP-metadata directory of the configuration, as serve does.
-func loadDirSPs(ctx context.Context, cf commonFlags, stderr io.Writer) ([]*metadata.SP, error) {
+// loadedSources is every configured SP metadata source as serve would consult it, loaded
+// once by a tool: the directory, then spMetadata.sources by priority.
+type loadedSources struct {
+	multi     *metadata.Multi
+	remotes   []remoteSource
+	priority  map[string]int // member name -> priority
+	conflicts []metadata.Conflict
+	dirCount  int
+	failed    map[string]string // remote source name -> why it could not be loaded
+}
+
+// loadAllSources reads the SP-metadata directory and, unless dirOnly, fetches every url
+// source once (each within timeout), as serve does at start. Nothing is written and no audit
+// record is made: a running serve is not disturbed. Problems are warned about on stderr.
+func loadAllSources(ctx context.Context, cf commonFlags, dirOnly bool, timeout time.Duration, stderr io.Writer) (*loadedSources, error) {
 	cfg, err := cf.load(nil)
 	if err != nil {
 		return nil, err
 	}
-	ds := metadata.NewDirSource(metadata.DirOptions{Dir: cfg.SPMetadataDir(), Interval: time.Hour, Logger: newLogger(cfg, stderr)})
+	log := newLogger(cfg, stderr)
+	ds := metadata.NewDirSource(metadata.DirOptions{Dir: cfg.SPMetadataDir(), Interval: time.Hour, Logger: log})
 	if err := ds.Refresh(ctx); err != nil {
 		fmt.Fprintf(stderr, "warning: some metadata files were not loaded: %v\n", err)
 	}
-	return ds.Entities(), nil
+	ls := &loadedSources{priority: map[string]int{directorySourceName: 0}, failed: map[string]string{}, dirCount: len(ds.Entities())}
+	members := []metadata.MultiSource{{Name: directorySourceName, Source: ds}}
+	if !dirOnly {
+		discard := slog.New(slog.DiscardHandler)
+		ls.remotes, err = openRemoteSources(cfg, &http.Client{Timeout: timeout}, false, log, discard)
+		if err != nil {
+			return nil, err
+		}
+		for _, rs := range ls.remotes {
+			if rs.url != nil {
+				fctx, cancel := context.WithTimeout(ctx, timeout)
+				_ = rs.url.Refresh(fctx)
+				cancel()
+				if st := rs.url.Status(); st.LastError != "" {
+					ls.failed[rs.cfg.Name] = st.LastError
+					fmt.Fprintf(stderr, "warning: source %s not loaded: %s\n", rs.cfg.Name, st.LastError)
+				}
+			}
+			members = append(members, metadata.MultiSource{Name: rs.cfg.Name, Source: rs.src})
+			ls.priority[rs.cfg.Name] = rs.priority
+		}
+	}
+	// The tool prints the conflicts itself; the warnings would only repeat them.
+	if ls.multi, err = metadata.NewMulti(members, slog.New(slog.DiscardHandler)); err != nil {
+		return nil, err
+	}
+	ls.conflicts = ls.multi.Reconcile(ctx)
+	return ls, nil
 }
 
-// cmdMetadataList prints the SPs of the SP-metadata directory, one a line (or as JSON).
+// view is viewOf with the source the entity is used from.
+func (ls *loadedSources) view(sp *metadata.SP) spView {
+	v := viewOf(sp)
+	// Remote sources label their SPs with their name, the directory with the file name.
+	for _, m := range ls.multi.Members() {
+		if m.Name == directorySourceName {
+			if got, err := m.Source.Lookup(sp.EntityID); err == nil && got == sp {
+				v.Origin = m.Name
+				break
+			}
+		} else if sp.Source == m.Name {
+			v.Origin = m.Name
+			break
+		}
+	}
+	v.Priority = ls.priority[v.Origin]
+	for _, c := range ls.conflicts {
+		if c.EntityID == sp.EntityID {
+			v.AlsoIn = c.Shadowed
+		}
+	}
+	return v
+}
+
+// registerSourceFlags adds the flags of the tools that read every source.
+func registerSourceFlags(fs *flag.FlagSet) (dirOnly *bool, timeout *time.Duration) {
+	dirOnly = fs.Bool("directory-only", false, "read only the SP-metadata directory (no network)")
+	timeout = fs.Duration("timeout", 2*time.Minute, "bound on fetching each remote source")
+	return dirOnly, timeout
+}
+
+// cmdMetadataList prints the SPs of every configured source, one a line (or as JSON), with
+// the source each is used from, its priority, and the conflicts between sources.
 func cmdMetadataList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("metadata list", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf commonFlags
 	cf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
+	dirOnly, timeout := registerSourceFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	sps, err := loadDirSPs(ctx, cf, stderr)
+	ls, err := loadAllSources(ctx, cf, *dirOnly, *timeout, stderr)
 	if err != nil {
 		return err
 	}
+	sps := ls.multi.Entities()
 	if *asJSON {
 		out := make([]spView, 0, len(sps))
 		for _, sp := range sps {
-			out = append(out, viewOf(sp))
+			out = append(out, ls.view(sp))
 		}
 		return writeJSON(stdout, out)
 	}
+	if len(ls.remotes) > 0 {
+		fmt.Fprintln(stdout, "Sources, highest priority first:")
+		fmt.Fprintf(stdout, "  %d  %-16s %d service providers\n", 0, directorySourceName, ls.dirCount)
+		for _, rs := range ls.remotes {
+			state := ""
+			switch {
+			case rs.mdq != nil:
+				state = "queried per entity: not listed (use show ENTITYID)"
+			case ls.failed[rs.cfg.Name] != "":
+				state = "NOT LOADED: " + ls.failed[rs.cfg.Name]
+			default:
+				st := rs.url.Status()
+				state = fmt.Sprintf("%d service providers", st.Entities)
+				if !st.EarliestValidUntil.IsZero() {
+					state += ", earliest validUntil " + st.EarliestValidUntil.UTC().Format(time.RFC3339)
+				}
+			}
+			fmt.Fprintf(stdout, "  %d  %-16s %s %s: %s\n", rs.priority, rs.cfg.Name, rs.cfg.Type, rs.cfg.URL, state)
+		}
+		fmt.Fprintln(stdout)
+	}
 	for _, sp := range sps {
+		v := ls.view(sp)
 		until := "no validUntil"
 		if !sp.ValidUntil.IsZero() {
 			until = "valid until " + sp.ValidUntil.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(stdout, "%s  (%s; %d ACS; %s)\n", sp.EntityID, sp.Source, len(sp.ACS), until)
+		from := v.Origin
+		if v.Origin == directorySourceName {
+			from = directorySourceName + " " + sp.Source
+		}
+		also := ""
+		if len(v.AlsoIn) > 0 {
+			also = "; also in " + strings.Join(v.AlsoIn, ", ")
+		}
+		fmt.Fprintf(stdout, "%s  (%s, priority %d; %d ACS; %s%s)\n", sp.EntityID, from, v.Priority, len(sp.ACS), until, also)
 	}
 	fmt.Fprintf(stdout, "%d service providers\n", len(sps))
+	if len(ls.conflicts) > 0 {
+		fmt.Fprintf(stdout, "%d conflicts (the higher-priority copy is used):\n", len(ls.conflicts))
+		for _, c := range ls.conflicts {
+			fmt.Fprintf(stdout, "  %s  used from %s, ignored in %s\n", c.EntityID, c.Winner, strings.Join(c.Shadowed, ", "))
+		}
+	}
 	return nil
 }
 
-// cmdMetadataShow prints one SP of the SP-metadata directory.
+// cmdMetadataShow prints one SP as serve would find it among every configured source (an MDQ
+// source is queried).
 func cmdMetadataShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("metadata show", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf commonFlags
 	cf.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(reorderFlags(args)); err != nil {
+	dirOnly, timeout := registerSourceFlags(fs)
+	if err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usageErrorf("usage: atea metadata show ENTITYID [--json] [--config FILE] [--data DIR]")
+		return usageErrorf("usage: atea metadata show ENTITYID [--json] [--directory-only] [--timeout=D] [--config FILE] [--data DIR]")
 	}
 	id := fs.Arg(0)
-	sps, err := loadDirSPs(ctx, cf, stderr)
+	ls, err := loadAllSources(ctx, cf, *dirOnly, *timeout, stderr)
 	if err != nil {
 		return err
 	}
-	for _, sp := range sps {
-		if sp.EntityID != id {
-			continue
-		}
-		v := viewOf(sp)
-		if *asJSON {
-			return writeJSON(stdout, v)
-		}
-		fmt.Fprintf(stdout, "Entity ID        %s\nSource           %s\n", v.EntityID, v.Source)
-		for lang, n := range v.DisplayNames {
-			fmt.Fprintf(stdout, "Display name     %s (%s)\n", n, lang)
-		}
-		fmt.Fprintf(stdout, "Signed requests  %v\n", v.AuthnRequestsSigned)
-		for _, a := range v.ACS {
-			fmt.Fprintf(stdout, "ACS              %s\n", a)
-		}
-		for _, k := range v.SigningKeys {
-			fmt.Fprintf(stdout, "Signing key      sha256 %s\n", k)
-		}
-		for _, k := range v.EncryptionKeys {
-			fmt.Fprintf(stdout, "Encryption key   sha256 %s\n", k)
-		}
-		if v.ValidUntil != nil {
-			fmt.Fprintf(stdout, "Valid until      %s\n", v.ValidUntil.Format(time.RFC3339))
-		}
-		return nil
+	sp, err := ls.multi.Lookup(id)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("%w: %s", metadata.ErrUnknownEntity, id)
+	v := ls.view(sp)
+	if *asJSON {
+		return writeJSON(stdout, v)
+	}
+	printSP(stdout, v)
+	return nil
+}
+
+func printSP(w io.Writer, v spView) {
+	fmt.Fprintf(w, "Entity ID        %s\n", v.EntityID)
+	if v.Origin != "" && v.Origin != v.Source {
+		fmt.Fprintf(w, "Source           %s %s (priority %d)\n", v.Origin, v.Source, v.Priority)
+	} else {
+		fmt.Fprintf(w, "Source           %s (priority %d)\n", v.Source, v.Priority)
+	}
+	if len(v.AlsoIn) > 0 {
+		fmt.Fprintf(w, "Also in          %s (ignored: lower priority)\n", strings.Join(v.AlsoIn, ", "))
+	}
+	for lang, n := range v.DisplayNames {
+		fmt.Fprintf(w, "Display name     %s (%s)\n", n, lang)
+	}
+	fmt.Fprintf(w, "Signed requests  %v\n", v.AuthnRequestsSigned)
+	for _, a := range v.ACS {
+		fmt.Fprintf(w, "ACS              %s\n", a)
+	}
+	for _, k := range v.SigningKeys {
+		fmt.Fprintf(w, "Signing key      sha256 %s\n", k)
+	}
+	for _, k := range v.EncryptionKeys {
+		fmt.Fprintf(w, "Encryption key   sha256 %s\n", k)
+	}
+	if v.ValidUntil != nil {
+		fmt.Fprintf(w, "Valid until      %s\n", v.ValidUntil.Format(time.RFC3339))
+	}
 }
 
 // cmdMetadataDiff compares two metadata documents: entities added, removed, and changed keys,
@@ -149,7 +280,7 @@ func cmdMetadataDiff(_ context.Context, args []string, stdout, stderr io.Writer)
 	fs := flag.NewFlagSet("metadata diff", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(reorderFlags(args)); err != nil {
+	if err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 2 {
@@ -190,18 +321,39 @@ func cmdMetadataDiff(_ context.Context, args []string, stdout, stderr io.Writer)
 	return nil
 }
 
-// reorderFlags moves flags before positional arguments, so "diff a b --json" parses. A flag
-// with a value must be written --flag=value after a positional argument.
-func reorderFlags(args []string) []string {
+// parseInterspersed parses args with fs allowing flags after positional arguments, so
+// "diff a b --json" and "show ID --config FILE" parse: flags are moved first, each with its
+// value when it takes one ("--config FILE"); "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) error {
 	var flags, rest []string
-	for _, a := range args {
-		if strings.HasPrefix(a, "-") {
-			flags = append(flags, a)
-		} else {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
 			rest = append(rest, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			continue // Parse reports it
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
 		}
 	}
-	return append(flags, rest...)
+	return fs.Parse(append(append(flags, "--"), rest...))
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,7 +22,6 @@ import (
 	"github.com/ateaidp/atea/idp/demosp"
 	"github.com/ateaidp/atea/idp/directory"
 	"github.com/ateaidp/atea/idp/keys"
-	"github.com/ateaidp/atea/idp/samlxml"
 	"github.com/ateaidp/atea/idp/selfservice/account"
 	"github.com/ateaidp/atea/metadata"
 	"github.com/ateaidp/atea/templates"
@@ -109,13 +109,18 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err := os.MkdirAll(cfg.SPMetadataDir(), 0o755); err != nil {
 		return fmt.Errorf("sp metadata directory: %w", err)
 	}
-	sk, created, err := keys.LoadOrCreate(cfg.KeyFile(), cfg.CertFile(), cfg.Keys.Algorithm, "Atea IdP", time.Now())
+	// The key ring is read now and then watched (keywatch.go): `atea keys generate` and
+	// `rollover` take effect without a restart. The stamp is taken first, so a change while
+	// serve starts is picked up by the watcher's first check.
+	startStamp, _ := stampRing(cfg.KeyRingDir()) // no state file yet on a first start: OpenRing creates it
+	ring, err := keys.OpenRing(ringOptions(cfg))
 	if err != nil {
 		return err
 	}
-	if created {
-		logger.Info("generated signing key", "key_file", cfg.KeyFile(), "algorithm", cfg.Keys.Algorithm)
+	for _, k := range ring.Keys() {
+		logger.Info("key", "role", k.Role, "algorithm", k.Algorithm(), "sha256", k.Fingerprint(), "generated", slices.Contains(ring.Generated, k.Role))
 	}
+	sk := ring.Current
 	secrets, err := keys.LoadOrCreateSecrets(cfg.SecretFile())
 	if err != nil {
 		return err
@@ -147,14 +152,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	sigAlg, err := samlxml.AlgorithmByName(cfg.SAML.SignatureAlgorithm)
-	if err != nil {
-		return err
-	}
-	if sk.Cert.PublicKeyAlgorithm.String() == "ECDSA" && cfg.SAML.SignatureAlgorithm == config.Default().SAML.SignatureAlgorithm {
-		sigAlg = samlxml.AlgECDSASHA256
-	}
-	signer, err := samlxml.NewSigner(sk.Signer, sk.Cert, sigAlg)
+	signer, err := ringSigner(cfg, sk)
 	if err != nil {
 		return err
 	}
@@ -162,6 +160,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	icfg.Metadata = metadataConfig(cfg)
 	factors, card, err := buildFactors(cfg, secrets, dir, st, logger)
 	if err != nil {
 		return err
@@ -177,6 +176,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 		Templates: tmpl, Logger: logger, Audit: logger.With("log", "audit"), Extra: extra,
 		SignIns: account.NewRecorder(dir),
 	}
+	ringDeps(&deps, ring, time.Now())
 	if certs != nil {
 		deps.Certificates = certDNI{certs}
 	}
@@ -194,6 +194,9 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 			return err
 		}
 	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	newKeyWatcher(cfg, srv, ring, startStamp, logger).start(watchCtx)
 	sms, err := newSender(cfg, logger)
 	if err != nil {
 		return err
@@ -212,6 +215,13 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 		logger.Warn("sp metadata: some files were not loaded", "err", err)
 	}
 	spSrc.start(ctx)
+	if cfg.Metrics.Listen != "" {
+		_, stopMetrics, err := serveMetrics(ctx, cfg.Metrics.Listen, spSrc.multi, logger)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 
 	admin, err := listenAdmin(cfg.AdminSocket())
 	if err != nil {
