@@ -165,7 +165,7 @@ func TestSetKeysRefusesInvalidSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, mutate := range map[string]func(*idp.KeySet){
-		"no signer":                 func(k *idp.KeySet) { k.Signer = nil },
+		"no signer":                  func(k *idp.KeySet) { k.Signer = nil },
 		"signing cert not published": func(k *idp.KeySet) { k.Cert, k.Signer = next.Next.Cert, nextSigner },
 		"signer is not the cert's":   func(k *idp.KeySet) { k.Signer = nextSigner },
 		"encryption certs mismatch": func(k *idp.KeySet) {
@@ -224,7 +224,7 @@ func TestSetKeysRace(t *testing.T) {
 	t.Run("group", func(t *testing.T) {
 		t.Run("swap", func(t *testing.T) {
 			t.Parallel()
-			for i := 0; running.Load() > 1 || i < len(sets); i++ {
+			for i := 0; running.Load() > 0 || i < len(sets); i++ {
 				if err := ti.srv.SetKeys(sets[i%len(sets)]); err != nil {
 					t.Error(err)
 					return

@@ -26,8 +26,9 @@ const keysHelp = `usage: atea keys generate [--force] | rollover [--force] | sta
              (--force even while an earlier previous key is still in its grace period)
   status     each key's role, algorithm, SHA-256 fingerprint, expiry and retirement
 
-A running 'atea serve' keeps the keys it started with: restart every instance after
-'generate' (to publish the next key) and after 'rollover' (to sign with it).`
+A running 'atea serve' picks the change up without a restart: it polls the ring every
+spMetadata.pollInterval (and re-reads it on SIGHUP), then publishes the next key or signs
+with the new current one, and logs "key ring reloaded without a restart".`
 
 // cmdKeys runs `atea keys`: the key ring in <dataDir>/keys (idp/keys.Ring). The commands work
 // on the files directly, with or without a running server; the ring's lock serialises them.
@@ -75,7 +76,7 @@ func cmdKeys(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "next signing key %s (%s) generated; metadata publishes it once 'atea serve' restarts.\n",
+		fmt.Fprintf(stdout, "next signing key %s (%s) generated; every running 'atea serve' publishes it within spMetadata.pollInterval.\n",
 			r.Next.Fingerprint(), r.Next.Algorithm())
 		fmt.Fprintf(stdout, "Roll over ('atea keys rollover') when SPs have refreshed Atea's metadata (cacheDuration %s, validity %s).\n",
 			cfg.IdPMetadata.CacheDuration, cfg.IdPMetadata.Validity)
@@ -90,7 +91,7 @@ func cmdKeys(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "current signing key is now %s; previous %s stays published until %s.\n",
 			r.Current.Fingerprint(), r.Previous.Fingerprint(), r.Previous.RetireAfter.UTC().Format(time.RFC3339))
-		fmt.Fprintln(stdout, "Restart 'atea serve' (every instance) to sign with the new key.")
+		fmt.Fprintln(stdout, "Every running 'atea serve' signs with it within spMetadata.pollInterval (or at once on SIGHUP).")
 		return nil
 	}
 	r, err := keys.OpenRing(opts)

@@ -139,7 +139,7 @@ func TestKeysCommands(t *testing.T) {
 	}
 
 	out, err = runCLI(t, "", "keys", "rollover", "--data", data)
-	if err != nil || !strings.Contains(out, "Restart") {
+	if err != nil || !strings.Contains(out, "signs with it within") {
 		t.Fatalf("keys rollover = %q, %v", out, err)
 	}
 	st = keyStatusJSON(t, data)

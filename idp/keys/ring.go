@@ -318,7 +318,7 @@ func GenerateNext(o RingOptions, force bool) (*Ring, error) {
 // earlier previous key is still in its grace period (ErrPreviousPublished) unless force is
 // set: two rollovers inside one grace period would withdraw a key SPs may still need. Only the
 // state file changes (atomic replace), so the rollover is crash-safe. A running `atea serve`
-// keeps the keys it loaded until it is restarted.
+// notices the changed state file (cmd/atea keywatch.go) and swaps its keys without a restart.
 func Rollover(o RingOptions, grace time.Duration, force bool) (*Ring, error) {
 	if _, err := OpenRing(o); err != nil {
 		return nil, err
