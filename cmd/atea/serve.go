@@ -15,6 +15,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ateaidp/atea/config"
@@ -187,12 +188,22 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 		return err
 	}
 	if cfg.Demo.Enabled {
-		if err := mountDemo(cfg, srv.Metadata(), tmpl, extra); err != nil {
+		// The demo SPs follow the metadata the final server serves, so a key rollover of the
+		// running server reaches them too.
+		var live atomic.Pointer[idp.Server]
+		liveMD := func() []byte {
+			if s := live.Load(); s != nil {
+				return s.Metadata()
+			}
+			return nil
+		}
+		if err := mountDemo(cfg, srv.Metadata(), liveMD, tmpl, extra); err != nil {
 			return err
 		}
 		if srv, err = idp.New(icfg, deps); err != nil {
 			return err
 		}
+		live.Store(srv)
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -308,7 +319,7 @@ func openDirectory(cfg *config.Config, secrets *keys.Secrets, logger *slog.Logge
 
 // mountDemo creates the two demo SPs, writes their metadata into the SP-metadata directory
 // (they register like any other SP) and mounts their handlers.
-func mountDemo(cfg *config.Config, idpMetadata []byte, tmpl *templates.Renderer, extra map[string]http.Handler) error {
+func mountDemo(cfg *config.Config, idpMetadata []byte, liveMetadata func() []byte, tmpl *templates.Renderer, extra map[string]http.Handler) error {
 	demoDir := filepath.Join(cfg.DataDir, "demo")
 	for i, name := range []string{"demo", "demo2"} {
 		other, otherName := "/demo2/", "Demo 2"
@@ -321,7 +332,7 @@ func mountDemo(cfg *config.Config, idpMetadata []byte, tmpl *templates.Renderer,
 		}
 		sp, err := demosp.New(demosp.Options{
 			Prefix: "/" + name, BaseURL: cfg.BaseURL, Key: k.Signer, Cert: k.Cert,
-			IdPMetadata: idpMetadata, Templates: tmpl, OtherURL: other, OtherName: otherName,
+			IdPMetadata: idpMetadata, LiveIdPMetadata: liveMetadata, Templates: tmpl, OtherURL: other, OtherName: otherName,
 		})
 		if err != nil {
 			return err

@@ -7,6 +7,7 @@
 package demosp
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
 	"errors"
@@ -15,6 +16,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/crewjam/saml"
 	"github.com/crewjam/saml/samlsp"
@@ -36,21 +39,51 @@ type Options struct {
 	Key         crypto.Signer
 	Cert        *x509.Certificate
 	IdPMetadata []byte
-	Templates   *templates.Renderer
-	OtherURL    string // the other demo SP, for the single sign-on link
-	OtherName   string
+	// LiveIdPMetadata, when set, returns Atea's metadata as served now. The SP compares it
+	// with the document it trusts on every request and rebuilds its crewjam middleware when it
+	// changed, so a key rollover of a running Atea (keys generate / rollover) reaches the demo
+	// SPs as it reaches an SP that refreshes metadata. Sessions survive: their cookies are
+	// signed with the SP's own key, which does not change.
+	LiveIdPMetadata func() []byte
+	Templates       *templates.Renderer
+	OtherURL        string // the other demo SP, for the single sign-on link
+	OtherName       string
 }
 
 // SP is one demo service provider.
 type SP struct {
 	opts Options
-	mw   *samlsp.Middleware
 	md   []byte
+	cur  atomic.Pointer[trust]
+	mu   sync.Mutex // serialises rebuilds; requests only Load cur
+}
+
+// trust is the middleware built for one IdP metadata document.
+type trust struct {
+	idpMD []byte
+	mw    *samlsp.Middleware
+	h     http.Handler
 }
 
 // New builds a demo SP. It signs its AuthnRequests with RSA-SHA256 (crewjam defaults to SHA-1).
 func New(opts Options) (*SP, error) {
-	idpMD, err := samlsp.ParseMetadata(opts.IdPMetadata)
+	sp := &SP{opts: opts}
+	t, err := sp.build(opts.IdPMetadata)
+	if err != nil {
+		return nil, err
+	}
+	md, err := xmlMarshal(t.mw.ServiceProvider.Metadata())
+	if err != nil {
+		return nil, err
+	}
+	sp.md = md
+	sp.cur.Store(t)
+	return sp, nil
+}
+
+func (sp *SP) build(idpMetadata []byte) (*trust, error) {
+	opts := sp.opts
+	idpMD, err := samlsp.ParseMetadata(idpMetadata)
 	if err != nil {
 		return nil, fmt.Errorf("demosp: IdP metadata: %w", err)
 	}
@@ -90,25 +123,47 @@ func New(opts Options) (*SP, error) {
 		rt.NamePrefix = "atea_demo_" + strings.Trim(opts.Prefix, "/") + "_req_"
 		mw.RequestTracker = rt
 	}
-	md, err := xmlMarshal(mw.ServiceProvider.Metadata())
-	if err != nil {
-		return nil, err
+	mux := http.NewServeMux()
+	mux.Handle(opts.Prefix+"/saml/", mw)
+	mux.Handle(opts.Prefix+"/", mw.RequireAccount(http.HandlerFunc(sp.page)))
+	return &trust{idpMD: idpMetadata, mw: mw, h: mux}, nil
+}
+
+// current returns the middleware for Atea's metadata as served now (Options.LiveIdPMetadata),
+// rebuilding it when the document changed. A document that does not parse keeps the old trust.
+func (sp *SP) current() *trust {
+	t := sp.cur.Load()
+	if sp.opts.LiveIdPMetadata == nil {
+		return t
 	}
-	return &SP{opts: opts, mw: mw, md: md}, nil
+	live := sp.opts.LiveIdPMetadata()
+	if len(live) == 0 || bytes.Equal(live, t.idpMD) {
+		return t
+	}
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if t = sp.cur.Load(); bytes.Equal(live, t.idpMD) {
+		return t
+	}
+	nt, err := sp.build(live)
+	if err != nil {
+		return t
+	}
+	sp.cur.Store(nt)
+	return nt
 }
 
 // Metadata returns the SP's metadata, to be dropped into Atea's SP-metadata directory.
 func (sp *SP) Metadata() []byte { return sp.md }
 
 // EntityID returns the SP's entityID.
-func (sp *SP) EntityID() string { return sp.mw.ServiceProvider.EntityID }
+func (sp *SP) EntityID() string { return sp.cur.Load().mw.ServiceProvider.EntityID }
 
 // Handler serves everything under the prefix: the SAML endpoints and the protected page.
 func (sp *SP) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle(sp.opts.Prefix+"/saml/", sp.mw)
-	mux.Handle(sp.opts.Prefix+"/", sp.mw.RequireAccount(http.HandlerFunc(sp.page)))
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sp.current().h.ServeHTTP(w, r)
+	})
 }
 
 func (sp *SP) page(w http.ResponseWriter, r *http.Request) {
