@@ -245,6 +245,15 @@ func (ti *testIdP) newSP(name string, signed bool, mutate func(*saml.EntityDescr
 	if mutate != nil {
 		mutate(ed)
 	}
+	ti.publishSP(name, ed)
+	return &testSP{sp: sp, key: k}
+}
+
+// publishSP writes ed into the IdP's SP-metadata directory as name.xml and has the IdP
+// read the directory again, so the SP is known to it when this returns.
+func (ti *testIdP) publishSP(name string, ed *saml.EntityDescriptor) {
+	t := ti.t
+	t.Helper()
 	b, err := xml.MarshalIndent(ed, "", " ")
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +264,6 @@ func (ti *testIdP) newSP(name string, signed bool, mutate func(*saml.EntityDescr
 	if err := ti.sps.Refresh(t.Context()); err != nil {
 		t.Fatalf("metadata refresh: %v", err)
 	}
-	return &testSP{sp: sp, key: k}
 }
 
 // browser is a cookie-keeping HTTP client that stops at every page (no redirects to other hosts).
@@ -467,25 +475,7 @@ func (ti *testIdP) send(b *browser, s *testSP, rq request) (*page, string) {
 			if rq.signWith != nil {
 				cert = selfSigned(t, key, "other")
 			}
-			ctx, err := dsig.NewSigningContext(key, [][]byte{cert.Raw})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-			if err := ctx.SetSignatureMethod(sigAlg); err != nil {
-				t.Fatal(err)
-			}
-			signed, err := ctx.SignEnveloped(el)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Move the signature right after Issuer, where the schema wants it.
-			// goxmldsig appends the signature without setting its etree index, so etree's
-			// RemoveChild misses it: drop the last token by position and insert a copy.
-			sig := signed.ChildElements()[len(signed.ChildElements())-1].Copy()
-			signed.RemoveChildAt(len(signed.Child) - 1)
-			signed.InsertChildAt(1, sig)
-			el = signed
+			el = signEnvelopedWith(t, el, key, cert, sigAlg)
 		}
 		x := xmlBytes(t, el)
 		if rq.rawXML != nil {
@@ -501,30 +491,66 @@ func (ti *testIdP) send(b *browser, s *testSP, rq request) (*page, string) {
 		if rq.rawXML != nil {
 			x = rq.rawXML(x)
 		}
-		var buf bytes.Buffer
-		fw, _ := flate.NewWriter(&buf, flate.DefaultCompression)
-		_, _ = fw.Write(x)
-		_ = fw.Close()
-		q := "SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString(buf.Bytes()))
-		if rq.relay != nil {
-			q += "&RelayState=" + url.QueryEscape(*rq.relay)
+		if !rq.sign {
+			sigAlg = ""
 		}
-		if rq.sign {
-			q += "&SigAlg=" + url.QueryEscape(sigAlg)
-			h := crypto.SHA256
-			if strings.HasSuffix(sigAlg, "rsa-sha1") {
-				h = crypto.SHA1
-			}
-			hh := h.New()
-			hh.Write([]byte(q))
-			sig, err := rsa.SignPKCS1v15(rand.Reader, key, h, hh.Sum(nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			q += "&Signature=" + url.QueryEscape(base64.StdEncoding.EncodeToString(sig))
-		}
-		return b.get(ti.url + "/saml/sso?" + q), req.ID
+		return b.get(ti.url + "/saml/sso?" + redirectQuery(t, x, rq.relay, key, sigAlg)), req.ID
 	}
+}
+
+// signEnvelopedWith signs el with key by an enveloped signature whose KeyInfo carries cert,
+// and moves the signature right after Issuer, where the schema wants it
+// (saml-core-2.0-os §3.2.1).
+func signEnvelopedWith(t testing.TB, el *etree.Element, key *rsa.PrivateKey, cert *x509.Certificate, sigAlg string) *etree.Element {
+	t.Helper()
+	ctx, err := dsig.NewSigningContext(key, [][]byte{cert.Raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	if err := ctx.SetSignatureMethod(sigAlg); err != nil {
+		t.Fatal(err)
+	}
+	signed, err := ctx.SignEnveloped(el)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// goxmldsig appends the signature without setting its etree index, so etree's
+	// RemoveChild misses it: drop the last token by position and insert a copy.
+	sig := signed.ChildElements()[len(signed.ChildElements())-1].Copy()
+	signed.RemoveChildAt(len(signed.Child) - 1)
+	signed.InsertChildAt(1, sig)
+	return signed
+}
+
+// redirectQuery is the HTTP-Redirect query carrying the request x, DEFLATE-encoded, with
+// RelayState when relay is set, and signed by key with sigAlg unless sigAlg is empty
+// (saml-bindings-2.0-os §3.4.4.1).
+func redirectQuery(t testing.TB, x []byte, relay *string, key *rsa.PrivateKey, sigAlg string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	fw, _ := flate.NewWriter(&buf, flate.DefaultCompression)
+	_, _ = fw.Write(x)
+	_ = fw.Close()
+	q := "SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString(buf.Bytes()))
+	if relay != nil {
+		q += "&RelayState=" + url.QueryEscape(*relay)
+	}
+	if sigAlg != "" {
+		q += "&SigAlg=" + url.QueryEscape(sigAlg)
+		h := crypto.SHA256
+		if strings.HasSuffix(sigAlg, "rsa-sha1") {
+			h = crypto.SHA1
+		}
+		hh := h.New()
+		hh.Write([]byte(q))
+		sig, err := rsa.SignPKCS1v15(rand.Reader, key, h, hh.Sum(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q += "&Signature=" + url.QueryEscape(base64.StdEncoding.EncodeToString(sig))
+	}
+	return q
 }
 
 func xmlBytes(t testing.TB, el *etree.Element) []byte {

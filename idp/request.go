@@ -87,6 +87,43 @@ func xmlBool(s string) (bool, error) {
 	return false, fmt.Errorf("not an xs:boolean: %q", s)
 }
 
+// readRedirect splits an HTTP-Redirect query as received, so that a query signature can be
+// checked over the exact octets, and returns its message DEFLATE-decoded within
+// maxInflateBytes (saml-bindings-2.0-os §3.4.4.1: DEFLATEd, base64ed, URL-encoded).
+func (s *Server) readRedirect(rawQuery string) (*xmlsig.RedirectParams, []byte, error) {
+	p, err := xmlsig.ParseRedirectQuery(rawQuery)
+	if err != nil {
+		return nil, nil, fmt.Errorf("redirect query: %w", err)
+	}
+	param := "SAMLResponse"
+	if p.IsRequest {
+		param = "SAMLRequest"
+	}
+	deflated, err := base64.StdEncoding.DecodeString(p.Message)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s base64: %w", param, err)
+	}
+	raw, err := s.inflater.Inflate(deflated, maxInflateBytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s inflate: %w", param, err)
+	}
+	return p, raw, nil
+}
+
+// parseSAMLForm reads an HTTP-POST binding form (saml-bindings-2.0-os §3.5.4) of at most
+// maxPOSTBytes: a larger body is a 413 page, an unreadable one a 400 page.
+func parseSAMLForm(r *http.Request) error {
+	r.Body = http.MaxBytesReader(nil, r.Body, maxPOSTBytes)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return pageErr(http.StatusRequestEntityTooLarge, "error.badrequest", err)
+		}
+		return pageErr(http.StatusBadRequest, "error.badrequest", fmt.Errorf("form: %w", err))
+	}
+	return nil
+}
+
 // readAuthnRequest decodes the request from either binding and authenticates its issuer. Every
 // failure here is answered with an error page: until the SP is known and the request is
 // trustworthy, nothing may be sent to any address it names (SECURITY.md §4.1).
@@ -103,28 +140,18 @@ func (s *Server) readAuthnRequest(r *http.Request) (*inbound, error) {
 		if len(r.URL.RawQuery) > maxQueryBytes {
 			return nil, pageErr(http.StatusRequestURITooLong, "error.badrequest", errors.New("query too long"))
 		}
-		p, err := xmlsig.ParseRedirectQuery(r.URL.RawQuery)
-		if err != nil || !p.IsRequest {
-			return nil, pageErr(http.StatusBadRequest, "error.badrequest", fmt.Errorf("redirect query: %w", err))
+		p, msg, err := s.readRedirect(r.URL.RawQuery)
+		if err == nil && !p.IsRequest {
+			err = errors.New("redirect query: a SAMLResponse, not a SAMLRequest")
 		}
-		deflated, err := base64.StdEncoding.DecodeString(p.Message)
 		if err != nil {
-			return nil, pageErr(http.StatusBadRequest, "error.badrequest", fmt.Errorf("SAMLRequest base64: %w", err))
+			return nil, pageErr(http.StatusBadRequest, "error.badrequest", err)
 		}
-		raw, err = s.inflater.Inflate(deflated, maxInflateBytes)
-		if err != nil {
-			return nil, pageErr(http.StatusBadRequest, "error.badrequest", fmt.Errorf("SAMLRequest inflate: %w", err))
-		}
-		params = p
+		raw, params = msg, p
 		in.binding, in.relay, in.hasRelay = bindingRedirect, p.RelayState, p.HasRelay
 	case http.MethodPost:
-		r.Body = http.MaxBytesReader(nil, r.Body, maxPOSTBytes)
-		if err := r.ParseForm(); err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, pageErr(http.StatusRequestEntityTooLarge, "error.badrequest", err)
-			}
-			return nil, pageErr(http.StatusBadRequest, "error.badrequest", fmt.Errorf("form: %w", err))
+		if err := parseSAMLForm(r); err != nil {
+			return nil, err
 		}
 		vals := r.PostForm["SAMLRequest"]
 		relays := r.PostForm["RelayState"]

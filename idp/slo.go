@@ -740,16 +740,27 @@ func (s *Server) sessionCSRF(sess store.Session) string {
 	return s.mac(s.deps.Secrets.CSRF, "session", sess.ID)
 }
 
-// handleLogoutPage is the "sign out everywhere" link: a GET never ends a session (logout
-// CSRF), it shows what a confirmation would do.
-func (s *Server) handleLogoutPage(w http.ResponseWriter, r *http.Request) {
+// logoutSession is the browser's session for the "sign out everywhere" page and form. Without
+// one the citizen is signed out already and is shown the result page saying so; on a store
+// failure, the error page. ok is false when a page has been written.
+func (s *Server) logoutSession(w http.ResponseWriter, r *http.Request) (sess store.Session, ok bool) {
 	sess, err := s.currentSession(r)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		s.renderLogoutResult(w, r, &sloState{}, nil)
-		return
+		return store.Session{}, false
 	case err != nil:
 		s.renderError(w, r, fmt.Errorf("%w: %w", errUnavailable, err))
+		return store.Session{}, false
+	}
+	return sess, true
+}
+
+// handleLogoutPage is the "sign out everywhere" link: a GET never ends a session (logout
+// CSRF), it shows what a confirmation would do.
+func (s *Server) handleLogoutPage(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.logoutSession(w, r)
+	if !ok {
 		return
 	}
 	lang := s.lang(r)
@@ -769,13 +780,8 @@ func (s *Server) handleLogoutPost(w http.ResponseWriter, r *http.Request) {
 	if !s.Kit().ParseForm(w, r, 4<<10) {
 		return
 	}
-	sess, err := s.currentSession(r)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		s.renderLogoutResult(w, r, &sloState{}, nil)
-		return
-	case err != nil:
-		s.renderError(w, r, fmt.Errorf("%w: %w", errUnavailable, err))
+	sess, ok := s.logoutSession(w, r)
+	if !ok {
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(s.sessionCSRF(sess))) != 1 {

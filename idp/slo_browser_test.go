@@ -3,8 +3,6 @@ package idp_test
 import (
 	"context"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -13,44 +11,16 @@ import (
 	"github.com/crewjam/saml"
 
 	"github.com/ateaidp/atea/idp"
+	"github.com/ateaidp/atea/idp/idptest"
 )
 
-// sloChromium starts headless Debian chromium, kept off the network (as cmd/atea's browser
-// tests do). Missing chromium skips locally and fails under CI=true.
+// sloChromium starts headless Debian chromium, kept off the network (idptest.NewChromium,
+// as cmd/atea's browser tests do), with a deadline for the whole journey. Missing chromium
+// skips locally and fails under CI=true.
 func sloChromium(t *testing.T) context.Context {
 	t.Helper()
-	exe := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			exe = p
-			break
-		}
-	}
-	if exe == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium not installed: CI must run the browser test")
-		}
-		t.Skip("chromium not installed; `apt-get install chromium` to run the browser test")
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exe),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
-	ctx, cancel := context.WithTimeout(browserCtx, 90*time.Second)
+	ctx, cancel := context.WithTimeout(idptest.NewChromium(t, idptest.ChromiumPath(t)), 90*time.Second)
 	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
 	return ctx
 }
 
@@ -122,7 +92,7 @@ func TestSLOBrowser(t *testing.T) {
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(ti.url+skip),
 		chromedp.WaitReady(chromedp.CSS(`#logout-results`)),
-		assign(&text, chromedp.Text(chromedp.CSS(`main`))),
+		idptest.Assign(&text, chromedp.Text(chromedp.CSS(`main`))),
 	)
 	if err != nil {
 		t.Fatalf("result page: %v", err)
@@ -138,25 +108,11 @@ func TestSLOBrowser(t *testing.T) {
 	); err != nil {
 		t.Fatalf("back to SP one: %v", err)
 	}
-	if top, sub := sp1.checkResponse(lr.ID); top != statusSuccess || sub != statusPartialLogout {
-		t.Errorf("status %q / %q, want Success / PartialLogout", top, sub)
-	}
+	sp1.wantStatus(lr.ID, statusSuccess, statusPartialLogout)
 	if len(sp2.gotRequests()) != 1 {
 		t.Error("SP two was not told")
 	}
 	if n := len(ti.citizenSessions(t, ti.store)); n != 0 {
 		t.Errorf("%d sessions left", n)
 	}
-}
-
-// assign runs a value-returning action as a step and keeps its value in *dst.
-func assign[T any](dst *T, a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		v, err := a(ctx, t)
-		if err != nil {
-			return err
-		}
-		*dst = v
-		return nil
-	})
 }

@@ -63,27 +63,15 @@ func (s *Server) readSLOMessage(r *http.Request) (*sloMessage, error) {
 		if len(r.URL.RawQuery) > maxQueryBytes {
 			return nil, pageErr(http.StatusRequestURITooLong, "error.badrequest", errors.New("query too long"))
 		}
-		p, err := xmlsig.ParseRedirectQuery(r.URL.RawQuery)
+		p, msg, err := s.readRedirect(r.URL.RawQuery)
 		if err != nil {
-			return nil, bad("redirect query: %w", err)
+			return nil, bad("%w", err)
 		}
-		deflated, err := base64.StdEncoding.DecodeString(p.Message)
-		if err != nil {
-			return nil, bad("base64: %w", err)
-		}
-		if raw, err = s.inflater.Inflate(deflated, maxInflateBytes); err != nil {
-			return nil, bad("inflate: %w", err)
-		}
-		params = p
+		raw, params = msg, p
 		m.isRequest, m.binding, m.relay, m.hasRelay = p.IsRequest, bindingRedirect, p.RelayState, p.HasRelay
 	case http.MethodPost:
-		r.Body = http.MaxBytesReader(nil, r.Body, maxPOSTBytes)
-		if err := r.ParseForm(); err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, pageErr(http.StatusRequestEntityTooLarge, "error.badrequest", err)
-			}
-			return nil, bad("form: %w", err)
+		if err := parseSAMLForm(r); err != nil {
+			return nil, err
 		}
 		reqs, resps, relays := r.PostForm["SAMLRequest"], r.PostForm["SAMLResponse"], r.PostForm["RelayState"]
 		if len(reqs)+len(resps) != 1 || len(relays) > 1 {

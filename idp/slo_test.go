@@ -18,8 +18,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -116,16 +114,7 @@ func (ti *testIdP) newSLOSP(name string, key *rsa.PrivateKey, bindings ...string
 		}
 	}
 	ed.SPSSODescriptors[0].SingleLogoutServices = eps
-	b, err := xml.MarshalIndent(ed, "", " ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(ti.mdDir, name+".xml"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := ti.sps.Refresh(t.Context()); err != nil {
-		t.Fatalf("metadata refresh: %v", err)
-	}
+	ti.publishSP(name, ed)
 	return s
 }
 
@@ -160,8 +149,7 @@ func (s *sloSP) serve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.respQuery = r.URL.RawQuery
 		s.mu.Unlock()
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = io.WriteString(w, `<!doctype html><title>`+s.name+`</title><p id="sp-signed-out">signed out of `+s.name+`</p>`)
+		s.signedOutPage(w)
 		return
 	}
 	_ = r.ParseForm()
@@ -169,8 +157,7 @@ func (s *sloSP) serve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.respForm = v
 		s.mu.Unlock()
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = io.WriteString(w, `<!doctype html><title>`+s.name+`</title><p id="sp-signed-out">signed out of `+s.name+`</p>`)
+		s.signedOutPage(w)
 		return
 	}
 	// A LogoutRequest from the IdP: check its signature as the binding says.
@@ -205,14 +192,10 @@ func (s *sloSP) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		relay = r.PostForm.Get("RelayState")
 	}
-	var lr saml.LogoutRequest
-	if err := xml.Unmarshal(raw, &lr); err != nil {
-		s.fail(w, err)
+	lr, ok := s.record(w, raw)
+	if !ok {
 		return
 	}
-	s.mu.Lock()
-	s.received = append(s.received, &lr)
-	s.mu.Unlock()
 	if mode == "silent" {
 		s.mu.Lock()
 		s.lastRelay = relay
@@ -228,6 +211,26 @@ func (s *sloSP) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html")
 	_, _ = w.Write(resp.Post(relay))
+}
+
+// record keeps the LogoutRequest raw (its signature already checked) as received; ok is
+// false when it does not parse, and the refusal has been answered.
+func (s *sloSP) record(w http.ResponseWriter, raw []byte) (lr *saml.LogoutRequest, ok bool) {
+	lr = new(saml.LogoutRequest)
+	if err := xml.Unmarshal(raw, lr); err != nil {
+		s.fail(w, err)
+		return nil, false
+	}
+	s.mu.Lock()
+	s.received = append(s.received, lr)
+	s.mu.Unlock()
+	return lr, true
+}
+
+// signedOutPage is the SP's page once a LogoutResponse has come back to it.
+func (s *sloSP) signedOutPage(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = io.WriteString(w, `<!doctype html><title>`+s.name+`</title><p id="sp-signed-out">signed out of `+s.name+`</p>`)
 }
 
 func (s *sloSP) logoutResponse(inResponseTo, dest, mode string) *saml.LogoutResponse {
@@ -279,14 +282,10 @@ func (s *sloSP) serveSOAP(w http.ResponseWriter, r *http.Request, mode string) {
 		s.fail(w, err)
 		return
 	}
-	var lr saml.LogoutRequest
-	if err := xml.Unmarshal(raw, &lr); err != nil {
-		s.fail(w, err)
+	lr, ok := s.record(w, raw)
+	if !ok {
 		return
 	}
-	s.mu.Lock()
-	s.received = append(s.received, &lr)
-	s.mu.Unlock()
 	resp := s.logoutResponse(lr.ID, "", mode)
 	rd := etree.NewDocument()
 	env := rd.CreateElement("soap:Envelope")
@@ -354,46 +353,23 @@ func (s *sloSP) send(d *sloBrowser, lr *saml.LogoutRequest, o sloSend) *page {
 }
 
 // signedQuery is the HTTP-Redirect query carrying message x, with a query signature by key
-// when sign is set (saml-bindings-2.0-os §3.4.4.1).
+// (RSA-SHA256) when sign is set (saml-bindings-2.0-os §3.4.4.1).
 func signedQuery(t *testing.T, x []byte, relay string, key *rsa.PrivateKey, sign bool) string {
 	t.Helper()
-	var buf bytes.Buffer
-	fw, _ := flate.NewWriter(&buf, flate.DefaultCompression)
-	_, _ = fw.Write(x)
-	_ = fw.Close()
-	q := "SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString(buf.Bytes()))
+	var r *string
 	if relay != "" {
-		q += "&RelayState=" + url.QueryEscape(relay)
+		r = &relay
 	}
+	sigAlg := ""
 	if key != nil && sign {
-		q += "&SigAlg=" + url.QueryEscape(dsig.RSASHA256SignatureMethod)
-		h := crypto.SHA256.New()
-		h.Write([]byte(q))
-		sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, h.Sum(nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		q += "&Signature=" + url.QueryEscape(base64.StdEncoding.EncodeToString(sig))
+		sigAlg = dsig.RSASHA256SignatureMethod
 	}
-	return q
+	return redirectQuery(t, x, r, key, sigAlg)
 }
 
 func signEnveloped(t *testing.T, el *etree.Element, key *rsa.PrivateKey) *etree.Element {
 	t.Helper()
-	ctx, err := dsig.NewSigningContext(key, [][]byte{selfSigned(t, key, "signer").Raw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-	_ = ctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod)
-	signed, err := ctx.SignEnveloped(el)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig := signed.ChildElements()[len(signed.ChildElements())-1].Copy()
-	signed.RemoveChildAt(len(signed.Child) - 1)
-	signed.InsertChildAt(1, sig)
-	return signed
+	return signEnvelopedWith(t, el, key, selfSigned(t, key, "signer"), dsig.RSASHA256SignatureMethod)
 }
 
 // received returns the LogoutRequests the SP got from the IdP, failing on any it refused.
@@ -468,43 +444,39 @@ func (s *sloSP) checkResponse(inResponseTo string) (top, sub string) {
 	return sc.SelectAttrValue("Value", ""), sub
 }
 
+// wantStatus checks, as checkResponse does, the LogoutResponse the IdP sent this SP, and
+// reports an error unless its top- and second-level status are top and sub ("" for none).
+func (s *sloSP) wantStatus(inResponseTo, top, sub string) {
+	s.t.Helper()
+	if gotTop, gotSub := s.checkResponse(inResponseTo); gotTop != top || gotSub != sub {
+		s.t.Errorf("%s: LogoutResponse status %q / %q, want %q / %q", s.name, gotTop, gotSub, top, sub)
+	}
+}
+
 // sloBrowser shares a browser's cookie jar but stops at every response, and walks logout
-// chains as a browser with JavaScript would.
+// chains as a browser with JavaScript would. Its requests go through a browser whose client
+// never follows redirects, so run sees every hop.
 type sloBrowser struct {
 	t        *testing.T
-	c        *http.Client
+	nav      *browser
 	lastSkip string // the "continue without this service" link of the last hop page
 }
 
 func newSLOBrowser(t *testing.T) (*browser, *sloBrowser) {
 	jar, _ := cookiejar.New(nil)
 	b := &browser{t: t, c: &http.Client{Jar: jar}}
-	return b, &sloBrowser{t: t, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-func (d *sloBrowser) do(req *http.Request) *page {
-	d.t.Helper()
-	req.Header.Set("Accept-Language", "en")
-	resp, err := d.c.Do(req)
-	if err != nil {
-		d.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	p := &page{status: resp.StatusCode, body: string(body), header: resp.Header, url: resp.Request.URL}
-	parseForms(p)
-	return p
+	nav := &browser{t: t, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return b, &sloBrowser{t: t, nav: nav}
 }
 
 func (d *sloBrowser) get(u string) *page {
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	return d.do(req)
+	d.t.Helper()
+	return d.nav.get(u)
 }
 
 func (d *sloBrowser) post(u string, v url.Values) *page {
-	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(v.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return d.do(req)
+	d.t.Helper()
+	return d.nav.postForm(u, v)
 }
 
 // run follows redirects, auto-submitting forms and the hop pages' script navigation until a
@@ -707,9 +679,7 @@ func TestSLOSingleSP(t *testing.T) {
 		t.Fatalf("want the auto-POST of the LogoutResponse to the SP with its RelayState, got HTTP %d: %.600s", p.status, p.body)
 	}
 	d.run(p)
-	if top, sub := sp1.checkResponse(lr.ID); top != statusSuccess || sub != "" {
-		t.Errorf("status %q / %q", top, sub)
-	}
+	sp1.wantStatus(lr.ID, statusSuccess, "")
 	assertSignedOut(t, ti, ti.store, sp1, b)
 }
 
@@ -759,9 +729,7 @@ func TestSLOPartialLogout(t *testing.T) {
 		}
 	}
 	d.returnToSP(p)
-	if top, sub := sp1.checkResponse(lr.ID); top != statusSuccess || sub != statusPartialLogout {
-		t.Errorf("status %q / %q, want Success / PartialLogout", top, sub)
-	}
+	sp1.wantStatus(lr.ID, statusSuccess, statusPartialLogout)
 	assertSignedOut(t, ti, ti.store, sp1, b)
 }
 
@@ -996,9 +964,7 @@ func TestSLOUnsignedAllowed(t *testing.T) {
 		t.Errorf("SP two got %d LogoutRequests after the confirmation, want 1", len(sp2.gotRequests()))
 	}
 	d.returnToSP(p)
-	if top, sub := sp1.checkResponse(lr.ID); top != statusSuccess || sub != "" {
-		t.Errorf("status %q / %q", top, sub)
-	}
+	sp1.wantStatus(lr.ID, statusSuccess, "")
 	assertSignedOut(t, ti, ti.store, sp1, b)
 }
 
@@ -1070,9 +1036,7 @@ func TestSLORedisStore(t *testing.T) {
 	lr := sp1.logoutRequest(nid, idx)
 	p := d.run(sp1.send(d, lr, sloSend{binding: "redirect", key: sp1.key}))
 	d.returnToSP(p)
-	if top, sub := sp1.checkResponse(lr.ID); top != statusSuccess || sub != "" {
-		t.Errorf("status %q / %q", top, sub)
-	}
+	sp1.wantStatus(lr.ID, statusSuccess, "")
 	if _, err := rst.GetSession(t.Context(), ss[0].ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetSession after logout = %v, want ErrNotFound", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +16,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/ateaidp/atea/idp/idptest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
@@ -87,18 +88,11 @@ func startServeAddr(t *testing.T, addr string, extraArgs ...string) (string, str
 	}
 }
 
+// chromiumPath finds chromium or skips (fails under CI=true): idptest.ChromiumPath, shared
+// with the idp package's browser tests.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not installed: CI must run the browser test (.ci/run installs Debian's chromium)")
-	}
-	t.Skip("chromium not installed; `apt-get install chromium` to run the browser test")
-	return ""
+	return idptest.ChromiumPath(t)
 }
 
 // TestBrowserDemoSignIn walks /demo in a real headless Chromium, in each language: the demo SP
@@ -187,39 +181,16 @@ func TestBrowserDemoSignIn(t *testing.T) {
 	}
 }
 
-// assign runs a value-returning action as a step and keeps its value in *dst.
+// assign runs a value-returning action as a step and keeps its value in *dst
+// (idptest.Assign, shared with the idp package's browser tests).
 func assign[T any](dst *T, a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		v, err := a(ctx, t)
-		if err != nil {
-			return err
-		}
-		*dst = v
-		return nil
-	})
+	return idptest.Assign(dst, a)
 }
 
-// newChromium starts headless Debian chromium for t, with the flags that keep it off the
-// network (INTEROP.md), and returns a browser context for chromedp.NewContext children; it
-// stops with the test.
+// newChromium starts headless Debian chromium for t, off the network (INTEROP.md), and
+// returns a browser context for chromedp.NewContext children; it stops with the test. It is
+// idptest.NewChromium, shared with the idp package's browser tests.
 func newChromium(t *testing.T, exe string) context.Context {
 	t.Helper()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exe),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancelBrowser(); cancelAlloc() })
-	if err := chromedp.Do(browserCtx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return browserCtx
+	return idptest.NewChromium(t, exe)
 }

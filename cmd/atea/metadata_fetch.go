@@ -278,19 +278,7 @@ func printFetch(w io.Writer, rep fetchReport) {
 	} else {
 		fmt.Fprintln(w, "Changes against nothing (no saved copy and no --against: every entity is new):")
 	}
-	c := rep.Changes
-	if c.Empty() {
-		fmt.Fprintln(w, "  no changes")
-	}
-	for _, id := range c.Added {
-		fmt.Fprintf(w, "  + %s\n", id)
-	}
-	for _, id := range c.Removed {
-		fmt.Fprintf(w, "  - %s\n", id)
-	}
-	for _, ch := range c.Changed {
-		fmt.Fprintf(w, "  ~ %s: %s\n", ch.EntityID, strings.Join(ch.What, ", "))
-	}
+	writeChanges(w, "  ", *rep.Changes)
 	if rep.Saved != "" {
 		fmt.Fprintf(w, "Saved           %s\n", rep.Saved)
 	}

@@ -305,20 +305,26 @@ func cmdMetadataDiff(_ context.Context, args []string, stdout, stderr io.Writer)
 	if *asJSON {
 		return writeJSON(stdout, c)
 	}
+	writeChanges(stdout, "", c)
+	return nil
+}
+
+// writeChanges lists c one entity a line, each line after indent: "+ ID" added, "- ID"
+// removed, "~ ID: what" changed, or "no changes".
+func writeChanges(w io.Writer, indent string, c metadata.Changes) {
 	if c.Empty() {
-		fmt.Fprintln(stdout, "no changes")
-		return nil
+		fmt.Fprintln(w, indent+"no changes")
+		return
 	}
 	for _, id := range c.Added {
-		fmt.Fprintf(stdout, "+ %s\n", id)
+		fmt.Fprintf(w, "%s+ %s\n", indent, id)
 	}
 	for _, id := range c.Removed {
-		fmt.Fprintf(stdout, "- %s\n", id)
+		fmt.Fprintf(w, "%s- %s\n", indent, id)
 	}
 	for _, ch := range c.Changed {
-		fmt.Fprintf(stdout, "~ %s: %s\n", ch.EntityID, strings.Join(ch.What, ", "))
+		fmt.Fprintf(w, "%s~ %s: %s\n", indent, ch.EntityID, strings.Join(ch.What, ", "))
 	}
-	return nil
 }
 
 // parseInterspersed parses args with fs allowing flags after positional arguments, so

@@ -38,18 +38,8 @@ type LogoutRequest struct {
 }
 
 // LogoutResponse is the samlp:LogoutResponse envelope (saml-core-2.0-os §3.7.2): a
-// StatusResponseType with nothing more.
-type LogoutResponse struct {
-	ID           string
-	IssueInstant time.Time
-	Issuer       string
-	Destination  string
-	InResponseTo string
-
-	StatusCode    string // top level; empty means Success
-	SubStatusCode string
-	StatusMessage string
-}
+// StatusResponseType with nothing more, so the same fields as a [Response].
+type LogoutResponse Response
 
 // BuildLogoutRequest writes r, with an enveloped signature when sign is set (HTTP-POST and
 // SOAP bindings); for HTTP-Redirect pass sign false and sign the query with [Signer.SignQuery]
@@ -91,34 +81,7 @@ func (s *Signer) BuildLogoutResponse(r LogoutResponse, sign bool) ([]byte, error
 	if r.ID == "" || r.Issuer == "" {
 		return nil, fmt.Errorf("samlxml: logout response needs ID and Issuer")
 	}
-	var head, tail writer
-	head.b = make([]byte, 0, 512)
-	head.open("samlp:LogoutResponse",
-		"xmlns:samlp", nsSAMLP,
-		"Destination", r.Destination,
-		"ID", r.ID,
-		"InResponseTo", r.InResponseTo,
-		"IssueInstant", fmtTime(r.IssueInstant),
-		"Version", "2.0")
-	head.elem("saml:Issuer", r.Issuer, "xmlns:saml", nsSAML)
-
-	tail.b = make([]byte, 0, 256)
-	code := r.StatusCode
-	if code == "" {
-		code = StatusSuccess
-	}
-	tail.open("samlp:Status")
-	tail.open("samlp:StatusCode", "Value", code)
-	if r.SubStatusCode != "" {
-		tail.elem("samlp:StatusCode", "", "Value", r.SubStatusCode)
-	}
-	tail.close("samlp:StatusCode")
-	if r.StatusMessage != "" {
-		tail.elem("samlp:StatusMessage", r.StatusMessage)
-	}
-	tail.close("samlp:Status")
-	tail.close("samlp:LogoutResponse")
-	return s.envelop(r.ID, head.b, tail.b, sign)
+	return s.statusResponse("samlp:LogoutResponse", Response(r), nil, sign)
 }
 
 // SignQuery signs the octets of an HTTP-Redirect query (saml-bindings-2.0-os §3.4.4.1):

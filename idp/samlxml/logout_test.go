@@ -14,20 +14,28 @@ import (
 	"github.com/ateaidp/atea/metadata/xmlsig"
 )
 
+// newLogoutSigner is a Signer over a fresh key pair: ECDSA with ECDSA-SHA256 when ec is set,
+// RSA with RSA-SHA256 otherwise.
+func newLogoutSigner(t *testing.T, ec bool) (keyPair, *Signer) {
+	t.Helper()
+	kp := newKeyPair(t, ec)
+	alg := AlgRSASHA256
+	if ec {
+		alg = AlgECDSASHA256
+	}
+	s, err := NewSigner(kp.key, kp.cert, alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kp, s
+}
+
 // TestLogoutMessagesVerify checks that signed LogoutRequests and LogoutResponses verify with
 // the same strict verifier Atea applies to what SPs send, for RSA and ECDSA keys, and that a
 // changed byte breaks them.
 func TestLogoutMessagesVerify(t *testing.T) {
 	for _, ec := range []bool{false, true} {
-		kp := newKeyPair(t, ec)
-		alg := AlgRSASHA256
-		if ec {
-			alg = AlgECDSASHA256
-		}
-		s, err := NewSigner(kp.key, kp.cert, alg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		kp, s := newLogoutSigner(t, ec)
 		now := time.Now()
 		req, err := s.BuildLogoutRequest(LogoutRequest{
 			ID: NewID(), IssueInstant: now, NotOnOrAfter: now.Add(time.Minute), Destination: "https://sp.test/slo",
@@ -74,15 +82,7 @@ func TestLogoutMessagesVerify(t *testing.T) {
 // inbound ones (over the raw query octets) and that the message inflates back.
 func TestRedirectQuerySigned(t *testing.T) {
 	for _, ec := range []bool{false, true} {
-		kp := newKeyPair(t, ec)
-		alg := AlgRSASHA256
-		if ec {
-			alg = AlgECDSASHA256
-		}
-		s, err := NewSigner(kp.key, kp.cert, alg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		kp, s := newLogoutSigner(t, ec)
 		msg, err := s.BuildLogoutResponse(LogoutResponse{ID: NewID(), IssueInstant: time.Now(), Issuer: idpEntity, InResponseTo: "_r"}, false)
 		if err != nil {
 			t.Fatal(err)

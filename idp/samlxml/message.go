@@ -119,12 +119,19 @@ func (s *Signer) BuildResponse(r Response, a *Assertion, o Options) ([]byte, err
 		o.SignResponse = true
 	}
 
-	// samlp:Response declares only samlp: exclusive C14N renders a namespace where it is
+	return s.statusResponse("samlp:Response", r, inner, o.SignResponse)
+}
+
+// statusResponse writes r as the StatusResponseType element name (saml-core-2.0-os §3.2.2):
+// Issuer, Status, then inner (a Response's assertion; nothing for a LogoutResponse), with an
+// enveloped signature when sign is set.
+func (s *Signer) statusResponse(name string, r Response, inner []byte, sign bool) ([]byte, error) {
+	// The element declares only samlp: exclusive C14N renders a namespace where it is
 	// visibly used, so each saml:-prefixed child declares saml itself. Writing it that way
 	// makes these bytes their own canonical form.
 	var head, tail writer
 	head.b = make([]byte, 0, 512)
-	head.open("samlp:Response",
+	head.open(name,
 		"xmlns:samlp", nsSAMLP,
 		"Destination", r.Destination,
 		"ID", r.ID,
@@ -149,9 +156,8 @@ func (s *Signer) BuildResponse(r Response, a *Assertion, o Options) ([]byte, err
 	}
 	tail.close("samlp:Status")
 	tail.b = append(tail.b, inner...)
-	tail.close("samlp:Response")
-
-	return s.envelop(r.ID, head.b, tail.b, o.SignResponse)
+	tail.close(name)
+	return s.envelop(r.ID, head.b, tail.b, sign)
 }
 
 // envelop joins head and tail, inserting an enveloped signature between them (right after the
