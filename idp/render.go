@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/ateaidp/atea/templates"
 )
@@ -15,7 +16,37 @@ import (
 // lang picks the page language: an explicit ?lang= choice (the visible switcher), else
 // Accept-Language, else Spanish.
 func (s *Server) lang(r *http.Request) string {
-	return s.deps.Templates.Negotiate(r.URL.Query().Get("lang"), r.Header.Get("Accept-Language"))
+	return s.deps.Templates.Negotiate(queryGet(r.URL.RawQuery, "lang"), r.Header.Get("Accept-Language"))
+}
+
+// queryGet returns url.ParseQuery(raw).Get(key) without decoding the other parameters: on
+// /saml/sso the query carries the whole SAMLRequest, and every SSO response page asks for
+// the language. Pairs are skipped exactly where ParseQuery skips them (a ';' in the pair, an
+// empty pair, a key or value that does not unescape).
+func queryGet(raw, key string) string {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" || strings.Contains(pair, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		if strings.ContainsAny(k, "%+") {
+			var err error
+			if k, err = url.QueryUnescape(k); err != nil {
+				continue
+			}
+		}
+		if k != key {
+			continue
+		}
+		v, err := url.QueryUnescape(v)
+		if err != nil {
+			continue
+		}
+		return v
+	}
+	return ""
 }
 
 func newNonce() string {

@@ -61,6 +61,10 @@ type authnRequest struct {
 		ClassRefs  []string `xml:"urn:oasis:names:tc:SAML:2.0:assertion AuthnContextClassRef"`
 		DeclRefs   []string `xml:"urn:oasis:names:tc:SAML:2.0:assertion AuthnContextDeclRef"`
 	} `xml:"urn:oasis:names:tc:SAML:2.0:protocol RequestedAuthnContext"`
+	// Signature is non-nil when the root carries a ds:Signature child: the same fact
+	// hasEnvelopedSignature reports, read in the one decoding pass. Its content is skipped;
+	// xmlsig reads the signature itself.
+	Signature *struct{} `xml:"http://www.w3.org/2000/09/xmldsig# Signature"`
 }
 
 // inbound is a decoded, gated and signature-checked AuthnRequest with the SP that sent it.
@@ -193,7 +197,7 @@ func (s *Server) readAuthnRequest(r *http.Request) (*inbound, error) {
 	in.sp = sp
 
 	// Signatures: only keys from the metadata of the Issuer named in the request (R4).
-	enveloped := hasEnvelopedSignature(raw)
+	enveloped := in.req.Signature != nil
 	switch {
 	case params != nil && params.Signed():
 		if enveloped {

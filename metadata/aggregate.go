@@ -6,7 +6,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"runtime"
 	"sort"
 	"sync"
@@ -29,10 +28,11 @@ import (
 // which decides: the stream path never accepts what the DOM path would refuse.
 //
 // Cost (a 50,000-entity, 200 MB aggregate, `atea bench metadata`): reading the entities is
-// most of it, and parsing 100,000 certificates is most of that. Each worker therefore reuses
-// one xmlsig.TreeParser (no per-element allocation once warm; short strings interned),
-// certificate texts are decoded straight from the document (decodeCertText) and a text met
-// again is not parsed again (certCache).
+// most of it, and parsing 100,000 certificates is most of that. So the scan builds each
+// entity's tree while it tokenises the document for the global rules (xmlsig.ScanTrees: one
+// tokenisation, not two; node memory recycled, short strings interned), the workers only
+// validate, certificate texts are decoded straight from the document (decodeCertText) and a
+// text met again is not parsed again (certCache).
 
 // verifyStream is the stream half of verifyRemoteDocument. fallback reports that the DOM path
 // must decide.
@@ -132,7 +132,7 @@ func parseWithLimitsDOM(raw []byte, now time.Time, lim xmlgate.Limits) ([]*SP, [
 }
 
 // parseStream reads the entities of raw (a document verified by verifyStream, or any metadata)
-// with xmlsig.Scan under lim: EntitiesDescriptors are walked in document order (their
+// with xmlsig.ScanTrees under lim: EntitiesDescriptors are walked in document order (their
 // validUntil bounds what is inside, saml-metadata-2.0-os §2.3.1), each EntityDescriptor is
 // parsed and validated by a worker, and the results are merged in document order (the first
 // of two equal entityIDs wins, as in Parse). Errors for which xmlsig.IsStreamFallback holds
@@ -147,16 +147,19 @@ func parseStream(raw []byte, now time.Time, lim xmlgate.Limits) ([]*SP, []error,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Each worker reuses one TreeParser (buffers, nodes, interned names): the trees
-			// are transient, only the SPs built from them are kept.
+			// tp parses a capture that came without its tree (none does from ScanTrees; it
+			// costs nothing unused); cc is this worker's certificate cache.
 			var tp xmlsig.TreeParser
-			cc := newCertCache()
+			// About two certificates in 4 KB of aggregate, shared by the workers.
+			cc := newCertCache(min(len(raw)/2048/workers, 1<<18))
 			for j := range h.jobs {
 				out[w] = append(out[w], p.streamEntity(&tp, cc, raw, j))
 			}
 		}()
 	}
-	err := xmlsig.Scan(raw, lim, h)
+	// The scan builds each entity's tree as it tokenises it (the global rules need the whole
+	// pass anyway); the workers validate trees and parse certificates.
+	err := xmlsig.ScanTrees(raw, lim, h)
 	close(h.jobs)
 	wg.Wait()
 	if err != nil {
@@ -208,12 +211,16 @@ type aggResult struct {
 
 // streamEntity parses and validates one captured EntityDescriptor with tp and cc.
 func (p *parser) streamEntity(tp *xmlsig.TreeParser, cc *certCache, raw []byte, j aggJob) aggResult {
-	n, err := tp.Parse(raw, j.c)
-	if err != nil {
-		// Scan accepted these bytes with the same tokenizer: this is a bug, not input.
-		return aggResult{seq: j.c.Seq, fatal: fmt.Errorf("metadata: entity %d: %w", j.c.Seq, err)}
+	n := j.c.Tree
+	if n == nil {
+		var err error
+		if n, err = tp.Parse(raw, j.c); err != nil {
+			// Scan accepted these bytes with the same tokenizer: this is a bug, not input.
+			return aggResult{seq: j.c.Seq, fatal: fmt.Errorf("metadata: entity %d: %w", j.c.Seq, err)}
+		}
 	}
-	x := entityFromNode(n, cc)
+	x := entityFromNode(n, cc) // copies what it keeps: the tree can go back
+	j.c.Release()
 	id, _ := attr(x.Attrs, "entityID")
 	sp, err := p.build(&x, id, j.bound)
 	return aggResult{seq: j.c.Seq, id: id, sp: sp, err: err}
@@ -362,9 +369,13 @@ func spssoFromNode(n *xmlsig.Node, cc *certCache) xSPSSO {
 // entity. Texts are compared whole, so a hit returns exactly what parseCerts would; only
 // successful parses are kept. The certificates are then shared between SPs, which never
 // modify them.
+//
+// The key is cheap (the length and the last bytes, which are those of the signature) rather
+// than a hash of the whole text: the cache must cost next to nothing when every certificate
+// differs. Texts made to share a key only get a few entries (certCacheChain), so they cannot
+// make look-ups slow.
 type certCache struct {
-	seed maphash.Seed
-	m    map[uint64][]certCacheEntry
+	m map[uint64][]certCacheEntry
 }
 
 type certCacheEntry struct {
@@ -372,8 +383,20 @@ type certCacheEntry struct {
 	certs []*x509.Certificate
 }
 
-func newCertCache() *certCache {
-	return &certCache{seed: maphash.MakeSeed(), m: map[uint64][]certCacheEntry{}}
+const certCacheChain = 4
+
+// newCertCache sizes the cache for about n certificates.
+func newCertCache(n int) *certCache {
+	return &certCache{m: make(map[uint64][]certCacheEntry, n)}
+}
+
+func certCacheKey(text []byte) uint64 {
+	t := bytes.TrimRight(text, " \t\r\n")
+	k := uint64(len(text))
+	for i := max(0, len(t)-7); i < len(t); i++ {
+		k = k<<8 | uint64(t[i])
+	}
+	return k ^ uint64(len(t))<<48
 }
 
 // parse is parseCerts(text), from the cache when text was parsed before. A nil cache parses.
@@ -381,8 +404,9 @@ func (c *certCache) parse(text []byte) ([]*x509.Certificate, error) {
 	if c == nil {
 		return parseCerts(text)
 	}
-	h := maphash.Bytes(c.seed, text)
-	for _, e := range c.m[h] {
+	k := certCacheKey(text)
+	chain := c.m[k]
+	for _, e := range chain {
 		if bytes.Equal(e.text, text) {
 			return e.certs, nil
 		}
@@ -391,6 +415,8 @@ func (c *certCache) parse(text []byte) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.m[h] = append(c.m[h], certCacheEntry{text: text, certs: certs})
+	if len(chain) < certCacheChain {
+		c.m[k] = append(chain, certCacheEntry{text: text, certs: certs})
+	}
 	return certs, nil
 }

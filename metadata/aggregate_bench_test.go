@@ -156,7 +156,7 @@ func TestDecodeCertText(t *testing.T) {
 // pointers), equal to what parseCerts gives; a different text is parsed; a bad one is refused
 // every time and not remembered.
 func TestCertCache(t *testing.T) {
-	cc := newCertCache()
+	cc := newCertCache(4)
 	a := []byte(b64(loadCert(t, "sp-rsa2048.crt")))
 	b := []byte(b64(loadCert(t, "sp2-rsa2048.crt")))
 	first, err := cc.parse(a)
@@ -216,4 +216,30 @@ func FuzzStreamParseEqualsDOM(f *testing.F) {
 			t.Fatalf("problems differ:\nstream %v\n   DOM %v", problems, dproblems)
 		}
 	})
+}
+
+// TestCertCacheCollisions: texts made to share a cache key are each parsed correctly, and a
+// chain stops growing (look-ups stay cheap whatever the document holds).
+func TestCertCacheCollisions(t *testing.T) {
+	cc := newCertCache(0)
+	a := b64(loadCert(t, "sp-rsa2048.crt"))
+	b := b64(loadCert(t, "sp2-rsa2048.crt"))
+	var texts [][]byte
+	for i := range 10 {
+		// Same length, same ending (the key), different certificates or leading space.
+		texts = append(texts, []byte(strings.Repeat(" ", i)+a+strings.Repeat(" ", 10-i)))
+	}
+	texts = append(texts, []byte(b))
+	for _, tx := range texts {
+		got, err := cc.parse(tx)
+		want, werr := parseCerts(tx)
+		if (err != nil) != (werr != nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("parse(%q…) = %v, %v; want %v, %v", clip(string(tx), 20), got, err, want, werr)
+		}
+	}
+	for k, chain := range cc.m {
+		if len(chain) > certCacheChain {
+			t.Errorf("key %x: chain of %d entries", k, len(chain))
+		}
+	}
 }

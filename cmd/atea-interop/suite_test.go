@@ -13,7 +13,7 @@ import (
 // TestInteropSuite runs the whole suite inside `go test ./...`, so that the README's one test
 // command runs every test. The SP software comes from Debian and npm (`.ci/interop/run.sh
 // --install-only`, which .ci/run calls first): without it the test skips locally, and fails
-// under CI=true, where a skip would hide that nothing was checked. ATEA_INTEROP_LOG names a
+// under CI=true, where a skip would hide that nothing was checked. INTEROP_REPORT_FILE names a
 // file for the PASS/FAIL report (go test shows a passing test's output only with -v).
 func TestInteropSuite(t *testing.T) {
 	if testing.Short() {
@@ -47,7 +47,7 @@ func TestInteropSuite(t *testing.T) {
 	}
 	var out, errs bytes.Buffer
 	code := run(ctx, []string{"--support-dir", "../../.ci/interop", "--atea-binary", bin}, &out, &errs)
-	if f := os.Getenv("ATEA_INTEROP_LOG"); f != "" {
+	if f := os.Getenv("INTEROP_REPORT_FILE"); f != "" {
 		if err := os.WriteFile(f, out.Bytes(), 0o644); err != nil {
 			t.Errorf("writing %s: %v", f, err)
 		}

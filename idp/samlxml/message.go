@@ -105,6 +105,11 @@ func (s *Signer) BuildResponse(r Response, a *Assertion, o Options) ([]byte, err
 		if !o.SignResponse && !o.SignAssertion {
 			return nil, ErrNothingSigned
 		}
+		if !o.SignAssertion && o.Encrypt == nil {
+			// A plain, unsigned assertion is written straight into the response: the same
+			// bytes s.assertion(a, false) makes, without building and copying them apart.
+			return s.statusResponseWith("samlp:Response", r, nil, a, o.SignResponse)
+		}
 		var err error
 		inner, err = s.assertion(a, o.SignAssertion)
 		if err != nil {
@@ -126,21 +131,20 @@ func (s *Signer) BuildResponse(r Response, a *Assertion, o Options) ([]byte, err
 // Issuer, Status, then inner (a Response's assertion; nothing for a LogoutResponse), with an
 // enveloped signature when sign is set.
 func (s *Signer) statusResponse(name string, r Response, inner []byte, sign bool) ([]byte, error) {
+	return s.statusResponseWith(name, r, inner, nil, sign)
+}
+
+// statusResponseWith is statusResponse with, when a is not nil, a's unsigned assertion written
+// after inner.
+func (s *Signer) statusResponseWith(name string, r Response, inner []byte, a *Assertion, sign bool) ([]byte, error) {
 	// The element declares only samlp: exclusive C14N renders a namespace where it is
 	// visibly used, so each saml:-prefixed child declares saml itself. Writing it that way
 	// makes these bytes their own canonical form.
+	//
+	// The tail is written first so that the head can be given room for the signature and the
+	// tail: envelop then joins the three without another allocation.
 	var head, tail writer
-	head.b = make([]byte, 0, 512)
-	head.open(name,
-		"xmlns:samlp", nsSAMLP,
-		"Destination", r.Destination,
-		"ID", r.ID,
-		"InResponseTo", r.InResponseTo,
-		"IssueInstant", fmtTime(r.IssueInstant),
-		"Version", "2.0")
-	head.elem("saml:Issuer", r.Issuer, "xmlns:saml", nsSAML)
-
-	tail.b = make([]byte, 0, 256+len(inner))
+	tail.b = make([]byte, 0, 256+len(inner)+assertionSizeHint(a))
 	code := r.StatusCode
 	if code == "" {
 		code = StatusSuccess
@@ -156,8 +160,45 @@ func (s *Signer) statusResponse(name string, r Response, inner []byte, sign bool
 	}
 	tail.close("samlp:Status")
 	tail.b = append(tail.b, inner...)
+	if a != nil {
+		writeAssertionHead(&tail, a)
+		writeAssertionBody(&tail, a)
+	}
 	tail.close(name)
+
+	head.b = make([]byte, 0, 512+s.signatureSizeHint(sign)+len(tail.b))
+	head.open(name,
+		"xmlns:samlp", nsSAMLP,
+		"Destination", r.Destination,
+		"ID", r.ID,
+		"InResponseTo", r.InResponseTo,
+		"IssueInstant", fmtTime(r.IssueInstant),
+		"Version", "2.0")
+	head.elem("saml:Issuer", r.Issuer, "xmlns:saml", nsSAML)
 	return s.envelop(r.ID, head.b, tail.b, sign)
+}
+
+// signatureSizeHint is about the size of the ds:Signature sign makes (0 when unsigned).
+func (s *Signer) signatureSizeHint(sign bool) int {
+	if !sign {
+		return 0
+	}
+	return 1400 + len(s.certB64)
+}
+
+// assertionSizeHint is about the size of a's assertion without a signature (0 for nil).
+func assertionSizeHint(a *Assertion) int {
+	if a == nil {
+		return 0
+	}
+	n := 1536
+	for _, at := range a.Attributes {
+		n += 160 + len(at.Name) + len(at.FriendlyName)
+		for _, v := range at.Values {
+			n += 48 + len(v)
+		}
+	}
+	return n
 }
 
 // envelop joins head and tail, inserting an enveloped signature between them (right after the
@@ -166,32 +207,38 @@ func (s *Signer) envelop(id string, head, tail []byte, sign bool) ([]byte, error
 	if !sign {
 		return append(head, tail...), nil
 	}
-	canon := make([]byte, 0, len(head)+len(tail))
-	canon = append(canon, head...)
-	canon = append(canon, tail...)
-	sig, err := s.sign(id, canon)
+	// The canonical form is head then tail: sign hashes the two in turn. The result is
+	// appended to head, which callers allocate with room for the signature and the tail.
+	sig, err := s.sign(id, head, tail)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, len(canon)+len(sig))
-	out = append(out, head...)
-	out = append(out, sig...)
-	out = append(out, tail...)
-	return out, nil
+	out := append(head, sig...)
+	return append(out, tail...), nil
 }
 
 func (s *Signer) assertion(a *Assertion, sign bool) ([]byte, error) {
 	var head, tail writer
-	head.b = make([]byte, 0, 256)
-	head.open("saml:Assertion",
+	tail.b = make([]byte, 0, assertionSizeHint(a))
+	writeAssertionBody(&tail, a)
+	head.b = make([]byte, 0, 256+s.signatureSizeHint(sign)+len(tail.b))
+	writeAssertionHead(&head, a)
+	return s.envelop(a.ID, head.b, tail.b, sign)
+}
+
+// writeAssertionHead writes the saml:Assertion start tag and its Issuer: what comes before an
+// enveloped signature (saml-core-2.0-os §2.3.3).
+func writeAssertionHead(w *writer, a *Assertion) {
+	w.open("saml:Assertion",
 		"xmlns:saml", nsSAML,
 		"ID", a.ID,
 		"IssueInstant", fmtTime(a.IssueInstant),
 		"Version", "2.0")
-	head.elem("saml:Issuer", a.Issuer)
+	w.elem("saml:Issuer", a.Issuer)
+}
 
-	w := &tail
-	w.b = make([]byte, 0, 1536)
+// writeAssertionBody writes the rest of the assertion, from Subject to the end tag.
+func writeAssertionBody(w *writer, a *Assertion) {
 	w.open("saml:Subject")
 	w.elem("saml:NameID", a.NameID,
 		"Format", a.NameIDFormat,
@@ -242,5 +289,4 @@ func (s *Signer) assertion(a *Assertion, sign bool) ([]byte, error) {
 		w.close("saml:AttributeStatement")
 	}
 	w.close("saml:Assertion")
-	return s.envelop(a.ID, head.b, tail.b, sign)
 }

@@ -94,19 +94,25 @@ func NewSigner(key crypto.Signer, cert *x509.Certificate, alg string) (*Signer, 
 func (s *Signer) Algorithm() string { return s.alg }
 
 // sign returns the enveloped ds:Signature element for the element whose ID is id and whose
-// canonical form (without the signature: the enveloped-signature transform) is canon.
-func (s *Signer) sign(id string, canon []byte) ([]byte, error) {
+// canonical form (without the signature: the enveloped-signature transform) is the
+// concatenation of canon: the parts are hashed in turn, so the caller need not join them.
+func (s *Signer) sign(id string, canon ...[]byte) ([]byte, error) {
 	h := s.hash.New()
-	h.Write(canon)
-	digest := base64.StdEncoding.EncodeToString(h.Sum(nil))
+	for _, c := range canon {
+		h.Write(c)
+	}
+	var sumBuf [64]byte
+	digest := base64.StdEncoding.EncodeToString(h.Sum(sumBuf[:0]))
 
 	// SignedInfo, canonicalised as its own apex (xml-exc-c14n §3): it declares ds itself.
+	// Inside ds:Signature the declaration is inherited, so the embedded copy is the same
+	// bytes without it (siOpen is where the two differ).
 	var si writer
 	si.b = make([]byte, 0, 700)
-	s.signedInfo(&si, id, digest, true)
-	h = s.hash.New()
+	s.signedInfo(&si, id, digest)
+	h.Reset()
 	h.Write(si.b)
-	sum := h.Sum(nil)
+	sum := h.Sum(sumBuf[:0])
 	sig, err := s.key.Sign(rand.Reader, sum, s.hash)
 	if err != nil {
 		return nil, fmt.Errorf("samlxml: sign: %w", err)
@@ -122,8 +128,11 @@ func (s *Signer) sign(id string, canon []byte) ([]byte, error) {
 	var w writer
 	w.b = make([]byte, 0, 1400+len(s.certB64))
 	w.open("ds:Signature", "xmlns:ds", nsDS)
-	s.signedInfo(&w, id, digest, false)
-	w.elem("ds:SignatureValue", base64.StdEncoding.EncodeToString(sig))
+	w.b = append(w.b, siOpen...)
+	w.b = append(w.b, si.b[len(siOpenApex):]...)
+	w.open("ds:SignatureValue")
+	w.b = base64.StdEncoding.AppendEncode(w.b, sig) // base64 needs no escaping
+	w.close("ds:SignatureValue")
 	// KeyInfo is kept so SPs that trust two certificates during a rollover can pick the key
 	// (goxmldsig fails "Missing x509 Element" without it; SECURITY.md §4.17).
 	w.open("ds:KeyInfo")
@@ -135,15 +144,20 @@ func (s *Signer) sign(id string, canon []byte) ([]byte, error) {
 	return w.b, nil
 }
 
-func (s *Signer) signedInfo(w *writer, id, digest string, apex bool) {
-	if apex {
-		w.open("ds:SignedInfo", "xmlns:ds", nsDS)
-	} else {
-		w.open("ds:SignedInfo")
-	}
+// The SignedInfo start tag as its own apex and inside ds:Signature.
+const (
+	siOpenApex = `<ds:SignedInfo xmlns:ds="` + nsDS + `">`
+	siOpen     = `<ds:SignedInfo>`
+)
+
+// signedInfo writes ds:SignedInfo as its own apex (declaring ds).
+func (s *Signer) signedInfo(w *writer, id, digest string) {
+	w.b = append(w.b, siOpenApex...)
 	w.elem("ds:CanonicalizationMethod", "", "Algorithm", algExcC14N)
 	w.elem("ds:SignatureMethod", "", "Algorithm", s.alg)
-	w.open("ds:Reference", "URI", "#"+id)
+	w.b = append(w.b, `<ds:Reference URI="#`...)
+	w.b = appendAttr(w.b, id)
+	w.b = append(w.b, `">`...)
 	w.open("ds:Transforms")
 	w.elem("ds:Transform", "", "Algorithm", algEnveloped)
 	w.elem("ds:Transform", "", "Algorithm", algExcC14N)

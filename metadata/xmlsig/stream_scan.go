@@ -75,6 +75,28 @@ type Captured struct {
 	// Root is set when the captured element is the document element: its enveloped
 	// ds:Signature child is not part of what was signed and ParseCaptured leaves it out.
 	Root bool
+
+	// Tree is the element parsed as ParseCaptured would, when the scan was ScanTrees; it
+	// is valid until Release.
+	Tree  *Node
+	arena *treeArena
+}
+
+// Release gives the memory of c.Tree back to the scan for a later capture; c.Tree must not
+// be used after. It may be called from another goroutine, and does nothing without a Tree.
+func (c Captured) Release() {
+	if c.arena != nil {
+		select {
+		case c.arena.free <- c.arena:
+		default: // enough spare arenas already
+		}
+	}
+}
+
+// treeArena is the memory of one captured tree of ScanTrees, recycled through free.
+type treeArena struct {
+	t    treeBuilder
+	free chan *treeArena
 }
 
 // ScanHandler receives what Scan reports. Start is called for the root and for the children of
@@ -98,6 +120,18 @@ func Scan(raw []byte, lim xmlgate.Limits, h ScanHandler) error {
 	s := newScanner(raw, lim)
 	s.handler = h
 	s.literalAttrWS = true
+	return s.run()
+}
+
+// ScanTrees is Scan that also hands over the tree of every captured element (Captured.Tree,
+// what ParseCaptured would return for it), built during the same pass: a consumer on
+// another goroutine then need not tokenise the element again. The consumer calls
+// Captured.Release when done with a tree, so that its memory serves a later capture.
+func ScanTrees(raw []byte, lim xmlgate.Limits, h ScanHandler) error {
+	s := newScanner(raw, lim)
+	s.handler = h
+	s.literalAttrWS = true
+	s.arenas = make(chan *treeArena, 64)
 	return s.run()
 }
 
@@ -157,6 +191,10 @@ type scanner struct {
 
 	// Tree mode.
 	tree *treeBuilder
+
+	// ScanTrees: spare arenas, and the one of the capture being read.
+	arenas chan *treeArena
+	arena  *treeArena
 
 	orderErr error // set by emitStart; reported at the end of the start tag
 }
@@ -844,6 +882,9 @@ func (s *scanner) startTag() error {
 			f.capture = true
 			f.scope = s.scope(f.nBinds)
 			s.hDepth = depth - 1
+			if s.arenas != nil {
+				s.startCaptureTree(depth == 1)
+			}
 		case Skip:
 			s.hDepth = depth - 1
 		}
@@ -863,6 +904,20 @@ func (s *scanner) startTag() error {
 		return s.closeElement()
 	}
 	return nil
+}
+
+// startCaptureTree starts building the tree of the element being captured (ScanTrees), in an
+// arena given back by an earlier capture's consumer if there is one.
+func (s *scanner) startCaptureTree(root bool) {
+	var a *treeArena
+	select {
+	case a = <-s.arenas:
+	default:
+		a = &treeArena{free: s.arenas}
+	}
+	t := &a.t
+	*t = treeBuilder{skipSig: root, stack: t.stack[:0], texts: t.texts, chunks: t.chunks}
+	s.arena, s.tree = a, t
 }
 
 // elemAttrs returns the current start tag's attributes (namespace declarations left out).
@@ -1010,7 +1065,12 @@ func (s *scanner) closeElement() error {
 		case Descend:
 			s.handler.End(depth)
 		case Capture:
-			s.handler.Captured(Captured{Seq: s.capSeq, Start: f.start, End: s.pos, Scope: f.scope, Root: depth == 1})
+			c := Captured{Seq: s.capSeq, Start: f.start, End: s.pos, Scope: f.scope, Root: depth == 1}
+			if s.arena != nil {
+				c.Tree, c.arena = s.arena.t.top, s.arena
+				s.arena, s.tree = nil, nil
+			}
+			s.handler.Captured(c)
 			s.capSeq++
 			s.hDepth = 1 << 30
 		case Skip:

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -325,6 +326,84 @@ func TestPlainWord(t *testing.T) {
 			if got := plainWord(binary.LittleEndian.Uint64(w)); got != want {
 				t.Fatalf("plainWord(%q) = %v, want %v", w, got, want)
 			}
+		}
+	}
+}
+
+// captureAll captures every child of the root, or the root itself when it is not an
+// EntitiesDescriptor; with raw set it compares each tree with ParseCaptured's right away and
+// releases it, so that the next capture reuses its arena.
+type captureAll struct {
+	raw      []byte
+	got      []Captured
+	mismatch []string
+}
+
+func (h *captureAll) Start(e *Element) (Action, error) {
+	if e.Depth == 1 && e.Local == "EntitiesDescriptor" {
+		return Descend, nil
+	}
+	return Capture, nil
+}
+func (h *captureAll) End(int) {}
+func (h *captureAll) Captured(c Captured) {
+	h.got = append(h.got, c)
+	if h.raw == nil {
+		return
+	}
+	want, err := ParseCaptured(h.raw, c)
+	var g, w strings.Builder
+	if err != nil || c.Tree == nil {
+		h.mismatch = append(h.mismatch, fmt.Sprintf("capture %d: tree %v, ParseCaptured error %v", c.Seq, c.Tree != nil, err))
+		return
+	}
+	renderNode(&g, c.Tree)
+	renderNode(&w, want)
+	if g.String() != w.String() {
+		h.mismatch = append(h.mismatch, fmt.Sprintf("capture %d:\n got %s\nwant %s", c.Seq, g.String(), w.String()))
+	}
+	c.Release()
+}
+
+func renderNode(b *strings.Builder, n *Node) {
+	fmt.Fprintf(b, "<{%s}%s", n.Space, n.Local)
+	for _, a := range n.Attrs {
+		fmt.Fprintf(b, " {%s}%s=%q", a.Space, a.Local, a.Value)
+	}
+	fmt.Fprintf(b, " text=%q comments=%d [%d,%d)>", n.Text(), n.comments, n.start, n.end)
+	for _, k := range n.Kids {
+		renderNode(b, k)
+	}
+	b.WriteString("</>")
+}
+
+// TestScanTreesEqualsParseCaptured: the trees ScanTrees builds during the scan are those
+// ParseCaptured builds from the captured ranges, also when arenas are reused.
+func TestScanTreesEqualsParseCaptured(t *testing.T) {
+	docs := map[string]string{
+		"aggregate": `<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" ID="r">
+ <ds:Signature><ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature>
+ <md:EntityDescriptor entityID="https://a?x=1&amp;y=2"><md:Extensions><!-- c --><ui:UIInfo xmlns:ui="urn:oasis:names:tc:SAML:metadata:ui"><ui:DisplayName xml:lang="es"> A &amp; <![CDATA[<b>]]> B </ui:DisplayName></ui:UIInfo></md:Extensions>
+  <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor><ds:KeyInfo><ds:X509Data><ds:X509Certificate>
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAqQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+AAAA</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor></md:SPSSODescriptor>
+ </md:EntityDescriptor>
+ <md:EntityDescriptor entityID="b"/>
+ <md:EntityDescriptor entityID="c">text<md:X a="1"/>more</md:EntityDescriptor>
+</md:EntitiesDescriptor>`,
+		"root entity with signature": `<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" ID="e" entityID="x"><Signature xmlns="http://www.w3.org/2000/09/xmldsig#"/><SPSSODescriptor/></EntityDescriptor>`,
+	}
+	for name, doc := range docs {
+		raw := []byte(doc)
+		h := &captureAll{raw: raw}
+		if err := ScanTrees(raw, streamLimits(), h); err != nil {
+			t.Fatalf("%s: ScanTrees: %v", name, err)
+		}
+		if len(h.got) == 0 {
+			t.Fatalf("%s: nothing captured", name)
+		}
+		for _, m := range h.mismatch {
+			t.Errorf("%s: %s", name, m)
 		}
 	}
 }
