@@ -145,7 +145,7 @@ func signIn(ctx context.Context, protected string, c citizen) (text string, aske
 	if err := chromedp.Do(ctx, chromedp.Navigate(protected)); err != nil {
 		return "", false, fmt.Errorf("open %s: %w", protected, err)
 	}
-	for range 6 {
+	for range 10 {
 		st, err := waitState(ctx, 20*time.Second)
 		if err != nil {
 			return "", askedPassword, err
@@ -153,6 +153,9 @@ func signIn(ctx context.Context, protected string, c citizen) (text string, aske
 		switch st {
 		case "sp":
 			txt, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#sp-result`)))
+			if transient(err) {
+				continue
+			}
 			return txt, askedPassword, err
 		case "password":
 			askedPassword = true
@@ -161,6 +164,9 @@ func signIn(ctx context.Context, protected string, c citizen) (text string, aske
 				chromedp.SendKeys(chromedp.CSS(`input[autocomplete="current-password"]`), c.password),
 				chromedp.Submit(chromedp.CSS(`input[autocomplete="current-password"]`)),
 			); err != nil {
+				if transient(err) {
+					continue // the page changed under the action: look at it again
+				}
 				return "", askedPassword, fmt.Errorf("password page: %w", err)
 			}
 		case "code":
@@ -180,6 +186,9 @@ func signIn(ctx context.Context, protected string, c citizen) (text string, aske
 				chromedp.SendKeys(chromedp.CSS(sel), code),
 				chromedp.Submit(chromedp.CSS(sel)),
 			); err != nil {
+				if transient(err) {
+					continue
+				}
 				return "", askedPassword, fmt.Errorf("SMS page: %w", err)
 			}
 		case "sp-error":
@@ -193,6 +202,18 @@ func signIn(ctx context.Context, protected string, c citizen) (text string, aske
 		}
 	}
 	return "", askedPassword, fmt.Errorf("sign-in did not end at the SP: %s", pageSummary(ctx))
+}
+
+// transient reports whether a DevTools call failed only because the document changed between
+// finding a node and acting on it (a page still loading or navigating by itself): the caller
+// looks at the page again instead of failing the journey.
+func transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	m := err.Error()
+	return strings.Contains(m, "No node with given id") || strings.Contains(m, "Could not find node with given id") ||
+		strings.Contains(m, "Cannot find context with specified id") || strings.Contains(m, "Node is detached")
 }
 
 // waitGone waits until the page is no longer in state st (a form was submitted).
