@@ -476,7 +476,7 @@ func remoteFetch(client *http.Client, req *http.Request, maxBytes int64) (*http.
 	if resp.ContentLength > maxBytes {
 		return nil, nil, fmt.Errorf("%w: %s announces %d bytes, more than %d", ErrTooLarge, clip(req.URL.String(), 200), resp.ContentLength, maxBytes)
 	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBytes+1))
+	raw, err := readLimited(resp.Body, resp.ContentLength, maxBytes)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: GET %s: reading body: %w", ErrFetch, clip(req.URL.String(), 200), err)
 	}
@@ -484,6 +484,32 @@ func remoteFetch(client *http.Client, req *http.Request, maxBytes int64) (*http.
 		return nil, nil, fmt.Errorf("%w: %s is more than %d bytes", ErrTooLarge, clip(req.URL.String(), 200), maxBytes)
 	}
 	return resp, raw, nil
+}
+
+// readLimited reads at most max+1 bytes of r. When the server announced the size (sizeHint,
+// ≤ max), the body goes into one buffer of that size: io.ReadAll would grow chunk by chunk
+// and copy a federation aggregate (hundreds of MB) once more at the end, doubling the peak
+// memory of a refresh and starting a GC cycle just for the copy. A hint that is wrong only
+// costs growth; the limit holds either way.
+func readLimited(r io.Reader, sizeHint, max int64) ([]byte, error) {
+	lr := io.LimitReader(r, max+1)
+	if sizeHint < 0 || sizeHint > max {
+		return io.ReadAll(lr)
+	}
+	buf := make([]byte, 0, sizeHint+1) // +1: the read that sees EOF needs room
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // verifiedRemoteDoc is a remote document after its signature was verified.
