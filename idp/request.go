@@ -39,32 +39,192 @@ const (
 // schema allows several, and its Validate path is the one Atea must not reach.
 type authnRequest struct {
 	XMLName                     xml.Name
-	ID                          string `xml:",attr"`
-	Version                     string `xml:",attr"`
-	IssueInstant                string `xml:",attr"`
-	Destination                 string `xml:",attr"`
-	ForceAuthn                  string `xml:",attr"`
-	IsPassive                   string `xml:",attr"`
-	AssertionConsumerServiceURL string `xml:",attr"`
-	ACSIndex                    string `xml:"AssertionConsumerServiceIndex,attr"`
-	ProtocolBinding             string `xml:",attr"`
-	ProviderName                string `xml:",attr"`
-	Issuer                      *struct {
-		Value string `xml:",chardata"`
-	} `xml:"urn:oasis:names:tc:SAML:2.0:assertion Issuer"`
-	NameIDPolicy *struct {
-		Format      string `xml:",attr"`
-		AllowCreate string `xml:",attr"`
-	} `xml:"urn:oasis:names:tc:SAML:2.0:protocol NameIDPolicy"`
-	RequestedAuthnContext *struct {
-		Comparison string   `xml:",attr"`
-		ClassRefs  []string `xml:"urn:oasis:names:tc:SAML:2.0:assertion AuthnContextClassRef"`
-		DeclRefs   []string `xml:"urn:oasis:names:tc:SAML:2.0:assertion AuthnContextDeclRef"`
-	} `xml:"urn:oasis:names:tc:SAML:2.0:protocol RequestedAuthnContext"`
+	ID                          string                    `xml:",attr"`
+	Version                     string                    `xml:",attr"`
+	IssueInstant                string                    `xml:",attr"`
+	Destination                 string                    `xml:",attr"`
+	ForceAuthn                  string                    `xml:",attr"`
+	IsPassive                   string                    `xml:",attr"`
+	AssertionConsumerServiceURL string                    `xml:",attr"`
+	ACSIndex                    string                    `xml:"AssertionConsumerServiceIndex,attr"`
+	ProtocolBinding             string                    `xml:",attr"`
+	ProviderName                string                    `xml:",attr"`
+	Issuer                      *reqIssuer                `xml:"urn:oasis:names:tc:SAML:2.0:assertion Issuer"`
+	NameIDPolicy                *reqNameIDPolicy          `xml:"urn:oasis:names:tc:SAML:2.0:protocol NameIDPolicy"`
+	RequestedAuthnContext       *reqRequestedAuthnContext `xml:"urn:oasis:names:tc:SAML:2.0:protocol RequestedAuthnContext"`
 	// Signature is non-nil when the root carries a ds:Signature child: the same fact
 	// hasEnvelopedSignature reports, read in the one decoding pass. Its content is skipped;
 	// xmlsig reads the signature itself.
 	Signature *struct{} `xml:"http://www.w3.org/2000/09/xmldsig# Signature"`
+}
+
+// The parts of authnRequest below the root.
+type (
+	reqIssuer struct {
+		Value string `xml:",chardata"`
+	}
+	reqNameIDPolicy struct {
+		Format      string `xml:",attr"`
+		AllowCreate string `xml:",attr"`
+	}
+	reqRequestedAuthnContext struct {
+		Comparison string   `xml:",attr"`
+		ClassRefs  []string `xml:"urn:oasis:names:tc:SAML:2.0:assertion AuthnContextClassRef"`
+		DeclRefs   []string `xml:"urn:oasis:names:tc:SAML:2.0:assertion AuthnContextDeclRef"`
+	}
+)
+
+// decodeAuthnRequest fills req from raw exactly as xml.Unmarshal(raw, req) does, on the same
+// decoder and tokens, without the reflection: every SSO reads one request. The rules it
+// keeps: the first start element is the root; an attribute field takes the last attribute
+// with its local name, whatever the namespace; a child element matches by namespace and
+// local name, and a repeated one fills the same struct again (text replaced, attributes
+// overwritten only where present, lists appended); text is the element's own character
+// data, not that of its children; everything else is skipped. A differential fuzz test
+// (FuzzDecodeAuthnRequest) holds it to xml.Unmarshal.
+func decodeAuthnRequest(raw []byte, req *authnRequest) error {
+	d := xml.NewDecoder(bytes.NewReader(raw))
+	var root xml.StartElement
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		if t, ok := tok.(xml.StartElement); ok {
+			root = t
+			break
+		}
+	}
+	req.XMLName = root.Name
+	for _, a := range root.Attr {
+		switch a.Name.Local {
+		case "ID":
+			req.ID = a.Value
+		case "Version":
+			req.Version = a.Value
+		case "IssueInstant":
+			req.IssueInstant = a.Value
+		case "Destination":
+			req.Destination = a.Value
+		case "ForceAuthn":
+			req.ForceAuthn = a.Value
+		case "IsPassive":
+			req.IsPassive = a.Value
+		case "AssertionConsumerServiceURL":
+			req.AssertionConsumerServiceURL = a.Value
+		case "AssertionConsumerServiceIndex":
+			req.ACSIndex = a.Value
+		case "ProtocolBinding":
+			req.ProtocolBinding = a.Value
+		case "ProviderName":
+			req.ProviderName = a.Value
+		}
+	}
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.StartElement:
+			var err error
+			switch {
+			case t.Name.Space == nsSAML && t.Name.Local == "Issuer":
+				if req.Issuer == nil {
+					req.Issuer = &reqIssuer{}
+				}
+				req.Issuer.Value, err = elementText(d)
+			case t.Name.Space == nsSAMLP && t.Name.Local == "NameIDPolicy":
+				if req.NameIDPolicy == nil {
+					req.NameIDPolicy = &reqNameIDPolicy{}
+				}
+				for _, a := range t.Attr {
+					switch a.Name.Local {
+					case "Format":
+						req.NameIDPolicy.Format = a.Value
+					case "AllowCreate":
+						req.NameIDPolicy.AllowCreate = a.Value
+					}
+				}
+				err = d.Skip()
+			case t.Name.Space == nsSAMLP && t.Name.Local == "RequestedAuthnContext":
+				if req.RequestedAuthnContext == nil {
+					req.RequestedAuthnContext = &reqRequestedAuthnContext{}
+				}
+				err = decodeRequestedAuthnContext(d, t, req.RequestedAuthnContext)
+			case t.Name.Space == nsDS && t.Name.Local == "Signature":
+				if req.Signature == nil {
+					req.Signature = &struct{}{}
+				}
+				err = d.Skip()
+			default:
+				err = d.Skip()
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func decodeRequestedAuthnContext(d *xml.Decoder, start xml.StartElement, rac *reqRequestedAuthnContext) error {
+	for _, a := range start.Attr {
+		if a.Name.Local == "Comparison" {
+			rac.Comparison = a.Value
+		}
+	}
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.StartElement:
+			switch {
+			case t.Name.Space == nsSAML && t.Name.Local == "AuthnContextClassRef":
+				var v string
+				if v, err = elementText(d); err == nil {
+					rac.ClassRefs = append(rac.ClassRefs, v)
+				}
+			case t.Name.Space == nsSAML && t.Name.Local == "AuthnContextDeclRef":
+				var v string
+				if v, err = elementText(d); err == nil {
+					rac.DeclRefs = append(rac.DeclRefs, v)
+				}
+			default:
+				err = d.Skip()
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// elementText reads up to the end of the element just started and returns its own character
+// data; child elements are skipped, comments and processing instructions ignored.
+func elementText(d *xml.Decoder) (string, error) {
+	var data []byte
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return "", err
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return string(data), nil
+		case xml.StartElement:
+			if err := d.Skip(); err != nil {
+				return "", err
+			}
+		case xml.CharData:
+			data = append(data, t...)
+		}
+	}
 }
 
 // inbound is a decoded, gated and signature-checked AuthnRequest with the SP that sent it.
@@ -179,7 +339,7 @@ func (s *Server) readAuthnRequest(r *http.Request) (*inbound, error) {
 	if err := xmlgate.Check(raw, xmlgate.ProtocolLimits()); err != nil {
 		return nil, pageErr(http.StatusBadRequest, "error.badrequest", fmt.Errorf("xml gate: %w", err))
 	}
-	if err := xml.Unmarshal(raw, &in.req); err != nil {
+	if err := decodeAuthnRequest(raw, &in.req); err != nil {
 		return nil, pageErr(http.StatusBadRequest, "error.badrequest", fmt.Errorf("unmarshal: %w", err))
 	}
 	if in.req.XMLName.Space != nsSAMLP || in.req.XMLName.Local != "AuthnRequest" {
@@ -226,7 +386,7 @@ func (s *Server) readAuthnRequest(r *http.Request) (*inbound, error) {
 			return nil, pageErr(http.StatusBadRequest, "error.signature", err)
 		}
 		in.req = authnRequest{}
-		if err := xml.Unmarshal(verified, &in.req); err != nil || in.req.Issuer == nil ||
+		if err := decodeAuthnRequest(verified, &in.req); err != nil || in.req.Issuer == nil ||
 			strings.TrimSpace(in.req.Issuer.Value) != entityID {
 			return nil, pageErr(http.StatusBadRequest, "error.signature", errors.New("verified request differs"))
 		}

@@ -36,7 +36,11 @@ func NewID() string {
 		// crypto/rand never fails on supported platforms (Go 1.24+ it cannot return an error).
 		panic(fmt.Sprintf("samlxml: crypto/rand: %v", err))
 	}
-	return "_" + hex.EncodeToString(b[:])
+	// Built in place: a response takes four IDs, and this is one allocation each.
+	var id [1 + 2*len(b)]byte
+	id[0] = '_'
+	hex.Encode(id[1:], b[:])
+	return string(id[:])
 }
 
 // Attribute is one saml:Attribute with NameFormat uri.
