@@ -2,7 +2,6 @@ package idp_test
 
 import (
 	"crypto/x509"
-	"encoding/base64"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"github.com/crewjam/saml/samlsp"
 
 	"github.com/ateaidp/atea/idp"
+	"github.com/ateaidp/atea/idp/idptest"
 	"github.com/ateaidp/atea/idp/keys"
 	"github.com/ateaidp/atea/idp/samlxml"
 	"github.com/ateaidp/atea/metadata/xmlsig"
@@ -71,41 +71,6 @@ func fetchIdPMetadata(t *testing.T, ti *testIdP, trusted *x509.Certificate) *sam
 	return ed
 }
 
-// withSigningKeys returns a copy of ed whose IdP signing keys are exactly certs: what an SP
-// configured with only those keys trusts.
-func withSigningKeys(ed *saml.EntityDescriptor, certs ...*x509.Certificate) *saml.EntityDescriptor {
-	cp := *ed
-	d := cp.IDPSSODescriptors[0]
-	var kds []saml.KeyDescriptor
-	for _, c := range certs {
-		kds = append(kds, saml.KeyDescriptor{Use: "signing", KeyInfo: saml.KeyInfo{X509Data: saml.X509Data{
-			X509Certificates: []saml.X509Certificate{{Data: base64.StdEncoding.EncodeToString(c.Raw)}}}}})
-	}
-	d.KeyDescriptors = kds
-	cp.IDPSSODescriptors = []saml.IDPSSODescriptor{d}
-	return &cp
-}
-
-func signingCerts(t *testing.T, ed *saml.EntityDescriptor) []*x509.Certificate {
-	t.Helper()
-	var out []*x509.Certificate
-	for _, kd := range ed.IDPSSODescriptors[0].KeyDescriptors {
-		if kd.Use != "signing" {
-			continue
-		}
-		der, err := base64.StdEncoding.DecodeString(kd.KeyInfo.X509Data.X509Certificates[0].Data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
 // rolloverSignIn runs one SSO for sp through a fresh browser and returns the Response and request ID.
 func rolloverSignIn(t *testing.T, ti *testIdP, sp *testSP) (*samlResult, string) {
 	t.Helper()
@@ -140,7 +105,7 @@ func TestKeyRolloverEndToEnd(t *testing.T) {
 	// Before the rollover.
 	ti, _ := ringIdP(t, o)
 	before := fetchIdPMetadata(t, ti, oldKey)
-	if got := signingCerts(t, before); len(got) != 2 || !got[0].Equal(oldKey) || !got[1].Equal(nextKey) {
+	if got := idptest.SigningCerts(t, before); len(got) != 2 || !got[0].Equal(oldKey) || !got[1].Equal(nextKey) {
 		t.Fatalf("metadata before rollover publishes %d signing keys, want current then next", len(got))
 	}
 	sp := ti.newSP("sp-rollover", false, nil)
@@ -148,7 +113,7 @@ func TestKeyRolloverEndToEnd(t *testing.T) {
 	r, id := rolloverSignIn(t, ti, sp)
 	sp.accept(t, r, id)
 	onlyNext := *sp.sp
-	onlyNext.IDPMetadata = withSigningKeys(before, nextKey)
+	onlyNext.IDPMetadata = idptest.TrustingOnly(before, nextKey)
 	if _, err := onlyNext.ParseXMLResponse(r.xml, []string{id}, onlyNext.AcsURL); err == nil {
 		t.Error("before the rollover, an SP trusting only the next key accepted a response: the next key must not sign yet")
 	}
@@ -164,7 +129,7 @@ func TestKeyRolloverEndToEnd(t *testing.T) {
 	// The metadata is now signed by the new key, which SPs already trusted, and still lists
 	// the old key (grace period).
 	after := fetchIdPMetadata(t, ti2, nextKey)
-	if got := signingCerts(t, after); len(got) != 2 || !got[0].Equal(nextKey) || !got[1].Equal(oldKey) {
+	if got := idptest.SigningCerts(t, after); len(got) != 2 || !got[0].Equal(nextKey) || !got[1].Equal(oldKey) {
 		t.Fatalf("metadata after rollover publishes %d signing keys, want current (former next) then previous", len(got))
 	}
 	sp2 := ti2.newSP("sp-rollover", false, nil)
@@ -172,18 +137,18 @@ func TestKeyRolloverEndToEnd(t *testing.T) {
 
 	// The SP that loaded the pre-rollover metadata (old + next keys; same endpoints).
 	loadedBefore := *sp2.sp
-	loadedBefore.IDPMetadata = withSigningKeys(after, oldKey, nextKey)
+	loadedBefore.IDPMetadata = idptest.TrustingOnly(after, oldKey, nextKey)
 	if _, err := loadedBefore.ParseXMLResponse(r2.xml, []string{id2}, loadedBefore.AcsURL); err != nil {
 		t.Errorf("SP with the pre-rollover keys refused the response: %v", err)
 	}
-	sp2.sp.IDPMetadata = withSigningKeys(after, nextKey)
+	sp2.sp.IDPMetadata = idptest.TrustingOnly(after, nextKey)
 	sp2.accept(t, r2, id2)
 	onlyOld := *sp2.sp
-	onlyOld.IDPMetadata = withSigningKeys(after, oldKey)
+	onlyOld.IDPMetadata = idptest.TrustingOnly(after, oldKey)
 	if _, err := onlyOld.ParseXMLResponse(r2.xml, []string{id2}, onlyOld.AcsURL); err == nil {
 		t.Error("after the rollover, an SP trusting only the old key accepted the response")
 	}
-	if slices.ContainsFunc(signingCerts(t, after), func(c *x509.Certificate) bool { return c.Equal(ring2.Encryption.Cert) }) {
+	if slices.ContainsFunc(idptest.SigningCerts(t, after), func(c *x509.Certificate) bool { return c.Equal(ring2.Encryption.Cert) }) {
 		t.Error("the encryption key is published for signing")
 	}
 }

@@ -2,13 +2,11 @@ package idp_test
 
 import (
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
-	"regexp"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/crewjam/saml"
 
 	"github.com/ateaidp/atea/idp"
+	"github.com/ateaidp/atea/idp/idptest"
 	"github.com/ateaidp/atea/idp/keys"
 	"github.com/ateaidp/atea/idp/samlxml"
 	"github.com/ateaidp/atea/metadata/xmlsig"
@@ -45,26 +44,6 @@ func testRingOptions(t *testing.T) keys.RingOptions {
 		Algorithm: keys.RSA2048, CommonName: "atea setkeys test"}
 }
 
-var reX509 = regexp.MustCompile(`<ds:X509Certificate>([^<]+)</ds:X509Certificate>`)
-
-// signatureCerts returns the certificates in the KeyInfo of every ds:Signature of x.
-func signatureCerts(t *testing.T, x []byte) []*x509.Certificate {
-	t.Helper()
-	var out []*x509.Certificate
-	for _, m := range reX509.FindAllSubmatch(x, -1) {
-		der, err := base64.StdEncoding.DecodeString(string(m[1]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
 func rawMetadata(t *testing.T, ti *testIdP) []byte {
 	t.Helper()
 	resp, err := http.Get(ti.url + "/saml/metadata") //nolint:noctx // loopback test
@@ -89,7 +68,7 @@ func TestSetKeysRollover(t *testing.T) {
 	o := testRingOptions(t)
 	ti, ring := ringIdP(t, o)
 	oldKey := ring.Current.Cert
-	if got := signingCerts(t, fetchIdPMetadata(t, ti, oldKey)); len(got) != 1 || !got[0].Equal(oldKey) {
+	if got := idptest.SigningCerts(t, fetchIdPMetadata(t, ti, oldKey)); len(got) != 1 || !got[0].Equal(oldKey) {
 		t.Fatalf("metadata before generate publishes %d signing keys, want the current one", len(got))
 	}
 	sp := ti.newSP("sp-setkeys", false, nil)
@@ -104,14 +83,14 @@ func TestSetKeysRollover(t *testing.T) {
 		t.Fatal(err)
 	}
 	md := fetchIdPMetadata(t, ti, oldKey)
-	if got := signingCerts(t, md); len(got) != 2 || !got[0].Equal(oldKey) || !got[1].Equal(newKey) {
+	if got := idptest.SigningCerts(t, md); len(got) != 2 || !got[0].Equal(oldKey) || !got[1].Equal(newKey) {
 		t.Fatalf("metadata after generate publishes %d signing keys, want current then next", len(got))
 	}
 	sp.sp.IDPMetadata = md
 	r, id := rolloverSignIn(t, ti, sp)
 	sp.accept(t, r, id)
 	onlyNew := *sp.sp
-	onlyNew.IDPMetadata = withSigningKeys(md, newKey)
+	onlyNew.IDPMetadata = idptest.TrustingOnly(md, newKey)
 	if _, err := onlyNew.ParseXMLResponse(r.xml, []string{id}, onlyNew.AcsURL); err == nil {
 		t.Error("after generate, an SP trusting only the next key accepted a response: the next key must not sign yet")
 	}
@@ -131,19 +110,19 @@ func TestSetKeysRollover(t *testing.T) {
 		t.Error("metadata after rollover still verifies with the old key alone: the cached document was served")
 	}
 	md = fetchIdPMetadata(t, ti, newKey)
-	if got := signingCerts(t, md); len(got) != 2 || !got[0].Equal(newKey) || !got[1].Equal(oldKey) {
+	if got := idptest.SigningCerts(t, md); len(got) != 2 || !got[0].Equal(newKey) || !got[1].Equal(oldKey) {
 		t.Fatalf("metadata after rollover publishes %d signing keys, want current (former next) then previous", len(got))
 	}
 	r, id = rolloverSignIn(t, ti, sp)
-	for _, c := range signatureCerts(t, r.xml) {
+	for _, c := range idptest.SignatureCerts(t, r.xml) {
 		if !c.Equal(newKey) {
 			t.Errorf("a signature of the response after rollover names %s, want the new key", keys.Fingerprint(c))
 		}
 	}
-	sp.sp.IDPMetadata = withSigningKeys(md, newKey)
+	sp.sp.IDPMetadata = idptest.TrustingOnly(md, newKey)
 	sp.accept(t, r, id)
 	onlyOld := *sp.sp
-	onlyOld.IDPMetadata = withSigningKeys(md, oldKey)
+	onlyOld.IDPMetadata = idptest.TrustingOnly(md, oldKey)
 	if _, err := onlyOld.ParseXMLResponse(r.xml, []string{id}, onlyOld.AcsURL); err == nil {
 		t.Error("after rollover, an SP trusting only the old key accepted the response")
 	}
@@ -237,7 +216,7 @@ func TestSetKeysRace(t *testing.T) {
 			defer running.Add(-1)
 			for range 20 {
 				raw := rawMetadata(t, ti)
-				first := signatureCerts(t, raw)
+				first := idptest.SignatureCerts(t, raw)
 				if len(first) == 0 {
 					t.Fatal("metadata without a signature certificate")
 				}
@@ -252,7 +231,7 @@ func TestSetKeysRace(t *testing.T) {
 				defer running.Add(-1)
 				for range perSigner {
 					r, id := rolloverSignIn(t, ti, sp)
-					certs := signatureCerts(t, r.xml)
+					certs := idptest.SignatureCerts(t, r.xml)
 					if len(certs) == 0 {
 						t.Fatal("response without signature certificates")
 					}
@@ -265,7 +244,7 @@ func TestSetKeysRace(t *testing.T) {
 						t.Fatalf("response signed by an unknown key %s", keys.Fingerprint(certs[0]))
 					}
 					only := *sp.sp
-					only.IDPMetadata = withSigningKeys(md, certs[0])
+					only.IDPMetadata = idptest.TrustingOnly(md, certs[0])
 					if _, err := only.ParseXMLResponse(r.xml, []string{id}, only.AcsURL); err != nil {
 						var ire *saml.InvalidResponseError
 						if errors.As(err, &ire) {

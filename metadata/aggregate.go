@@ -292,10 +292,7 @@ func entityFromNode(n *xmlsig.Node, cc *certCache) xEntity {
 		}
 		switch k.Local {
 		case "Extensions":
-			if x.Extensions == nil {
-				x.Extensions = &xExtensions{}
-			}
-			extensionsFromNode(x.Extensions, k)
+			extensionsFromNode(&x.Extensions, k)
 		case "SPSSODescriptor":
 			x.SPSSO = append(x.SPSSO, spssoFromNode(k, cc))
 		}
@@ -303,7 +300,13 @@ func entityFromNode(n *xmlsig.Node, cc *certCache) xEntity {
 	return x
 }
 
-func extensionsFromNode(x *xExtensions, n *xmlsig.Node) {
+// extensionsFromNode decodes an md:Extensions into *dst, allocating it on the first one: a
+// repeated md:Extensions adds to the same value, as DecodeElement does with a pointer field.
+func extensionsFromNode(dst **xExtensions, n *xmlsig.Node) {
+	if *dst == nil {
+		*dst = &xExtensions{}
+	}
+	x := *dst
 	for _, ui := range n.Kids {
 		if ui.Space != nsMDUI || ui.Local != "UIInfo" {
 			continue
@@ -326,10 +329,7 @@ func spssoFromNode(n *xmlsig.Node, cc *certCache) xSPSSO {
 		}
 		switch k.Local {
 		case "Extensions":
-			if x.Extensions == nil {
-				x.Extensions = &xExtensions{}
-			}
-			extensionsFromNode(x.Extensions, k)
+			extensionsFromNode(&x.Extensions, k)
 		case "KeyDescriptor":
 			kd := xKeyDescriptor{Attrs: streamAttrs(k.Attrs)}
 			for _, ki := range k.Kids {

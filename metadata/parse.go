@@ -1,7 +1,6 @@
 package metadata
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
@@ -96,27 +95,7 @@ func (e *EntityError) Unwrap() []error { return []error{ErrInvalidEntity, e.Err}
 // *EntityError, is returned in the second result. The third result is a fatal error for the
 // whole document: nothing in it was used. Signatures on the document are not verified here.
 func Parse(raw []byte, now time.Time) ([]*SP, []error, error) {
-	if err := xmlgate.Check(raw, xmlgate.MetadataLimits()); err != nil {
-		return nil, nil, fmt.Errorf("metadata: %w", err)
-	}
-	d := xml.NewDecoder(bytes.NewReader(raw))
-	start, err := rootElement(d)
-	if err != nil {
-		return nil, nil, err
-	}
-	p := &parser{now: now, seen: map[string]bool{}}
-	switch start.Name {
-	case xml.Name{Space: nsMD, Local: "EntityDescriptor"}:
-		err = p.entity(d, start, time.Time{})
-	case xml.Name{Space: nsMD, Local: "EntitiesDescriptor"}:
-		err = p.entities(d, start, time.Time{})
-	default:
-		return nil, nil, fmt.Errorf("%w (found {%s}%s)", ErrNotMetadata, clip(start.Name.Space, 100), clip(start.Name.Local, 100))
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return p.sps, p.problems, nil
+	return parseWithLimitsDOM(raw, now, xmlgate.MetadataLimits())
 }
 
 func rootElement(d *xml.Decoder) (xml.StartElement, error) {

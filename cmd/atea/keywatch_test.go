@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/ateaidp/atea/config"
 	"github.com/ateaidp/atea/idp"
+	"github.com/ateaidp/atea/idp/idptest"
 	"github.com/ateaidp/atea/idp/keys"
 	"github.com/ateaidp/atea/metadata/xmlsig"
 )
@@ -194,57 +194,6 @@ func TestKeyWatcherSIGHUP(t *testing.T) {
 	}
 }
 
-var reDSCert = regexp.MustCompile(`<ds:X509Certificate>([^<]+)</ds:X509Certificate>`)
-
-// signedBy returns the certificates named by the ds:Signatures of x.
-func signedBy(t *testing.T, x []byte) []*x509.Certificate {
-	t.Helper()
-	var out []*x509.Certificate
-	for _, m := range reDSCert.FindAllSubmatch(x, -1) {
-		der, err := base64.StdEncoding.DecodeString(string(m[1]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
-// publishedSigning returns the signing certificates of an IdP metadata document.
-func publishedSigning(t *testing.T, ed *saml.EntityDescriptor) []*x509.Certificate {
-	t.Helper()
-	var out []*x509.Certificate
-	for _, kd := range ed.IDPSSODescriptors[0].KeyDescriptors {
-		if kd.Use != "signing" {
-			continue
-		}
-		der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(kd.KeyInfo.X509Data.X509Certificates[0].Data))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
-// onlySigningKey is ed with cert as its only signing key: an SP configured with that key alone.
-func onlySigningKey(ed *saml.EntityDescriptor, cert *x509.Certificate) *saml.EntityDescriptor {
-	cp := *ed
-	d := cp.IDPSSODescriptors[0]
-	d.KeyDescriptors = []saml.KeyDescriptor{{Use: "signing", KeyInfo: saml.KeyInfo{X509Data: saml.X509Data{
-		X509Certificates: []saml.X509Certificate{{Data: base64.StdEncoding.EncodeToString(cert.Raw)}}}}}}
-	cp.IDPSSODescriptors = []saml.IDPSSODescriptor{d}
-	return &cp
-}
-
 // waitMetadata polls /saml/metadata until ok accepts its signing keys, and returns the raw
 // document and its parse.
 func waitMetadata(t *testing.T, base string, within time.Duration, ok func([]*x509.Certificate) bool) ([]byte, *saml.EntityDescriptor) {
@@ -256,7 +205,7 @@ func waitMetadata(t *testing.T, base string, within time.Duration, ok func([]*x5
 		if err := xml.Unmarshal([]byte(got.body), &ed); err != nil {
 			t.Fatalf("IdP metadata (HTTP %d): %v", got.status, err)
 		}
-		certs := publishedSigning(t, &ed)
+		certs := idptest.SigningCerts(t, &ed)
 		if ok(certs) {
 			return []byte(got.body), &ed
 		}
@@ -329,7 +278,7 @@ func TestServeKeyRolloverLive(t *testing.T) {
 	})
 	sp.sp.IDPMetadata = md
 	x := liveSignIn(t, base, sp)
-	for _, c := range signedBy(t, x) {
+	for _, c := range idptest.SignatureCerts(t, x) {
 		if !c.Equal(oldKey) {
 			t.Fatal("after generate a response is signed by a key other than the current one")
 		}
@@ -349,7 +298,7 @@ func TestServeKeyRolloverLive(t *testing.T) {
 		t.Errorf("metadata after rollover is not signed by the new key: %v", err)
 	}
 	x = liveSignIn(t, base, sp)
-	certs := signedBy(t, x)
+	certs := idptest.SignatureCerts(t, x)
 	if len(certs) == 0 {
 		t.Fatal("response without signatures")
 	}
@@ -358,7 +307,7 @@ func TestServeKeyRolloverLive(t *testing.T) {
 			t.Fatal("after rollover a response is signed by a key other than the new one")
 		}
 	}
-	sp.sp.IDPMetadata = onlySigningKey(md, newKey)
+	sp.sp.IDPMetadata = idptest.TrustingOnly(md, newKey)
 	if _, err := sp.sp.ParseXMLResponse(x, sp.ids, sp.sp.AcsURL); err != nil {
 		var ire *saml.InvalidResponseError
 		if errors.As(err, &ire) {

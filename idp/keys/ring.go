@@ -279,15 +279,7 @@ func encryptionAlgorithm(signing string) string {
 // The key files are written first (new, unique names), then the state file is replaced
 // atomically, so a crash leaves either the old ring or the new one.
 func GenerateNext(o RingOptions, force bool) (*Ring, error) {
-	if _, err := OpenRing(o); err != nil {
-		return nil, err
-	}
-	var r *Ring
-	err := withLock(o.Dir, func() error {
-		var err error
-		if r, err = readRing(o.Dir); err != nil {
-			return err
-		}
+	return changeRing(o, func(r *Ring) error {
 		if r.Next != nil && !force {
 			return fmt.Errorf("%w (%s); use --force to replace it", ErrNextExists, r.Next.Fingerprint())
 		}
@@ -308,9 +300,8 @@ func GenerateNext(o RingOptions, force bool) (*Ring, error) {
 		r.Next = &Key{Role: RoleNext, Signer: sk.Signer, Cert: sk.Cert, KeyFile: kf, CertFile: cf}
 		dropRetired(r, now)
 		r.Generated = []Role{RoleNext}
-		return writeState(o.Dir, r)
+		return nil
 	})
-	return r, err
 }
 
 // Rollover promotes the next key to current and keeps the old current published as the
@@ -320,15 +311,7 @@ func GenerateNext(o RingOptions, force bool) (*Ring, error) {
 // state file changes (atomic replace), so the rollover is crash-safe. A running `atea serve`
 // notices the changed state file (cmd/atea keywatch.go) and swaps its keys without a restart.
 func Rollover(o RingOptions, grace time.Duration, force bool) (*Ring, error) {
-	if _, err := OpenRing(o); err != nil {
-		return nil, err
-	}
-	var r *Ring
-	err := withLock(o.Dir, func() error {
-		var err error
-		if r, err = readRing(o.Dir); err != nil {
-			return err
-		}
+	return changeRing(o, func(r *Ring) error {
 		if r.Next == nil {
 			return ErrNoNextKey
 		}
@@ -341,6 +324,27 @@ func Rollover(o RingOptions, grace time.Duration, force bool) (*Ring, error) {
 		r.Current, r.Previous, r.Next = r.Next, prev, nil
 		r.Current.Role = RoleCurrent
 		r.Generated = nil
+		return nil
+	})
+}
+
+// changeRing is the frame of every change to an existing ring: it opens the ring (creating
+// it as OpenRing does), then under the lock reads the state afresh, so that a change made by
+// another process since is not lost, lets change edit it, and replaces the state file
+// atomically. On failure it returns the ring as read, with the error.
+func changeRing(o RingOptions, change func(r *Ring) error) (*Ring, error) {
+	if _, err := OpenRing(o); err != nil {
+		return nil, err
+	}
+	var r *Ring
+	err := withLock(o.Dir, func() error {
+		var err error
+		if r, err = readRing(o.Dir); err != nil {
+			return err
+		}
+		if err := change(r); err != nil {
+			return err
+		}
 		return writeState(o.Dir, r)
 	})
 	return r, err
