@@ -96,30 +96,79 @@ func decodeAuthnRequest(raw []byte, req *authnRequest) error {
 		}
 	}
 	req.XMLName = root.Name
-	for _, a := range root.Attr {
-		switch a.Name.Local {
-		case "ID":
-			req.ID = a.Value
-		case "Version":
-			req.Version = a.Value
-		case "IssueInstant":
-			req.IssueInstant = a.Value
-		case "Destination":
-			req.Destination = a.Value
-		case "ForceAuthn":
-			req.ForceAuthn = a.Value
-		case "IsPassive":
-			req.IsPassive = a.Value
-		case "AssertionConsumerServiceURL":
-			req.AssertionConsumerServiceURL = a.Value
-		case "AssertionConsumerServiceIndex":
-			req.ACSIndex = a.Value
-		case "ProtocolBinding":
-			req.ProtocolBinding = a.Value
-		case "ProviderName":
-			req.ProviderName = a.Value
+	setAttrs(root.Attr,
+		attrField{"ID", &req.ID},
+		attrField{"Version", &req.Version},
+		attrField{"IssueInstant", &req.IssueInstant},
+		attrField{"Destination", &req.Destination},
+		attrField{"ForceAuthn", &req.ForceAuthn},
+		attrField{"IsPassive", &req.IsPassive},
+		attrField{"AssertionConsumerServiceURL", &req.AssertionConsumerServiceURL},
+		attrField{"AssertionConsumerServiceIndex", &req.ACSIndex},
+		attrField{"ProtocolBinding", &req.ProtocolBinding},
+		attrField{"ProviderName", &req.ProviderName})
+	return eachChild(d, func(t xml.StartElement) error {
+		switch {
+		case t.Name.Space == nsSAML && t.Name.Local == "Issuer":
+			var err error
+			filled(&req.Issuer).Value, err = elementText(d)
+			return err
+		case t.Name.Space == nsSAMLP && t.Name.Local == "NameIDPolicy":
+			p := filled(&req.NameIDPolicy)
+			setAttrs(t.Attr, attrField{"Format", &p.Format}, attrField{"AllowCreate", &p.AllowCreate})
+		case t.Name.Space == nsSAMLP && t.Name.Local == "RequestedAuthnContext":
+			return decodeRequestedAuthnContext(d, t, filled(&req.RequestedAuthnContext))
+		case t.Name.Space == nsDS && t.Name.Local == "Signature":
+			filled(&req.Signature)
+		}
+		return d.Skip()
+	})
+}
+
+func decodeRequestedAuthnContext(d *xml.Decoder, start xml.StartElement, rac *reqRequestedAuthnContext) error {
+	setAttrs(start.Attr, attrField{"Comparison", &rac.Comparison})
+	return eachChild(d, func(t xml.StartElement) error {
+		switch {
+		case t.Name.Space == nsSAML && t.Name.Local == "AuthnContextClassRef":
+			return appendText(d, &rac.ClassRefs)
+		case t.Name.Space == nsSAML && t.Name.Local == "AuthnContextDeclRef":
+			return appendText(d, &rac.DeclRefs)
+		}
+		return d.Skip()
+	})
+}
+
+// attrField is a string field filled from the attribute with local name local.
+type attrField struct {
+	local string
+	dst   *string
+}
+
+// setAttrs fills each field from the last of attrs with its local name, whatever the
+// namespace: what xml.Unmarshal does for an `xml:",attr"` field.
+func setAttrs(attrs []xml.Attr, fields ...attrField) {
+	for _, a := range attrs {
+		for _, f := range fields {
+			if a.Name.Local == f.local {
+				*f.dst = a.Value
+			}
 		}
 	}
+}
+
+// filled returns *p, allocating it first if nil: a repeated child element fills the same
+// struct again, as xml.Unmarshal does with a pointer field.
+func filled[T any](p **T) *T {
+	if *p == nil {
+		*p = new(T)
+	}
+	return *p
+}
+
+// eachChild reads up to the end of the element just started, calling child with each child
+// element's start; child must read that element to its end. Character data, comments and
+// processing instructions between children are passed over.
+func eachChild(d *xml.Decoder, child func(xml.StartElement) error) error {
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -129,80 +178,21 @@ func decodeAuthnRequest(raw []byte, req *authnRequest) error {
 		case xml.EndElement:
 			return nil
 		case xml.StartElement:
-			var err error
-			switch {
-			case t.Name.Space == nsSAML && t.Name.Local == "Issuer":
-				if req.Issuer == nil {
-					req.Issuer = &reqIssuer{}
-				}
-				req.Issuer.Value, err = elementText(d)
-			case t.Name.Space == nsSAMLP && t.Name.Local == "NameIDPolicy":
-				if req.NameIDPolicy == nil {
-					req.NameIDPolicy = &reqNameIDPolicy{}
-				}
-				for _, a := range t.Attr {
-					switch a.Name.Local {
-					case "Format":
-						req.NameIDPolicy.Format = a.Value
-					case "AllowCreate":
-						req.NameIDPolicy.AllowCreate = a.Value
-					}
-				}
-				err = d.Skip()
-			case t.Name.Space == nsSAMLP && t.Name.Local == "RequestedAuthnContext":
-				if req.RequestedAuthnContext == nil {
-					req.RequestedAuthnContext = &reqRequestedAuthnContext{}
-				}
-				err = decodeRequestedAuthnContext(d, t, req.RequestedAuthnContext)
-			case t.Name.Space == nsDS && t.Name.Local == "Signature":
-				if req.Signature == nil {
-					req.Signature = &struct{}{}
-				}
-				err = d.Skip()
-			default:
-				err = d.Skip()
-			}
-			if err != nil {
+			if err := child(t); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-func decodeRequestedAuthnContext(d *xml.Decoder, start xml.StartElement, rac *reqRequestedAuthnContext) error {
-	for _, a := range start.Attr {
-		if a.Name.Local == "Comparison" {
-			rac.Comparison = a.Value
-		}
+// appendText reads the element just started and appends its own character data to *list,
+// as xml.Unmarshal does for a []string field.
+func appendText(d *xml.Decoder, list *[]string) error {
+	v, err := elementText(d)
+	if err == nil {
+		*list = append(*list, v)
 	}
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return err
-		}
-		switch t := tok.(type) {
-		case xml.EndElement:
-			return nil
-		case xml.StartElement:
-			switch {
-			case t.Name.Space == nsSAML && t.Name.Local == "AuthnContextClassRef":
-				var v string
-				if v, err = elementText(d); err == nil {
-					rac.ClassRefs = append(rac.ClassRefs, v)
-				}
-			case t.Name.Space == nsSAML && t.Name.Local == "AuthnContextDeclRef":
-				var v string
-				if v, err = elementText(d); err == nil {
-					rac.DeclRefs = append(rac.DeclRefs, v)
-				}
-			default:
-				err = d.Skip()
-			}
-			if err != nil {
-				return err
-			}
-		}
-	}
+	return err
 }
 
 // elementText reads up to the end of the element just started and returns its own character
@@ -336,7 +326,7 @@ func (s *Server) readAuthnRequest(r *http.Request) (*inbound, error) {
 		return nil, pageErr(http.StatusMethodNotAllowed, "error.method", errors.New("method"))
 	}
 
-	if err := xmlgate.Check(raw, xmlgate.ProtocolLimits()); err != nil {
+	if err := xmlsig.GateCheck(raw, xmlgate.ProtocolLimits()); err != nil {
 		return nil, pageErr(http.StatusBadRequest, "error.badrequest", fmt.Errorf("xml gate: %w", err))
 	}
 	if err := decodeAuthnRequest(raw, &in.req); err != nil {

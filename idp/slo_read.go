@@ -96,7 +96,7 @@ func (s *Server) readSLOMessage(r *http.Request) (*sloMessage, error) {
 		return nil, pageErr(http.StatusMethodNotAllowed, "error.method", errors.New("method"))
 	}
 
-	if err := xmlgate.Check(raw, xmlgate.ProtocolLimits()); err != nil {
+	if err := xmlsig.GateCheck(raw, xmlgate.ProtocolLimits()); err != nil {
 		return nil, bad("xml gate: %w", err)
 	}
 	doc := etree.NewDocument()

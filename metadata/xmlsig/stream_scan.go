@@ -164,6 +164,15 @@ type scanner struct {
 	// URIs, Binding values, indentation): one copy each instead of one per element.
 	names *internTable
 
+	// roundTrip: start tags are also held to the round-trip validator's verdict (GateFast).
+	roundTrip bool
+	rtKey     []byte              // the current tag as a cache key (roundTripStart)
+	rtOK      map[string]struct{} // tags the round-trip validator passed in this scan
+
+	// noIntern: intern makes plain copies (GateFast keeps no string past the scan, so the
+	// table would be pure cost).
+	noIntern bool
+
 	// literalAttrWS: a literal tab, CR or LF in an attribute value is read as encoding/xml
 	// reads it (parsing). When false (digesting) it is ErrUnsupported: XML 1.0 §3.3.3 makes it
 	// a space in the canonical form, goxmldsig keeps it, and we must agree with both.
@@ -254,7 +263,7 @@ func (s *scanner) intern(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	if len(b) > internMaxLen {
+	if len(b) > internMaxLen || s.noIntern {
 		return string(b)
 	}
 	if s.names == nil {
@@ -765,6 +774,10 @@ func (s *scanner) startTag() error {
 				return gateErr("duplicate namespace declaration")
 			}
 		}
+		// xmlgate caps every attribute value, namespace declarations included.
+		if s.global && len(s.val(a)) > s.lim.MaxAttrValueLen {
+			return gateErr(fmt.Sprintf("attribute value longer than %d bytes", s.lim.MaxAttrValueLen))
+		}
 		uri := s.str(a)
 		if err := s.declare(prefix, uri); err != nil {
 			return err
@@ -830,6 +843,11 @@ func (s *scanner) startTag() error {
 			if a.uri != nsXMLNS && b.uri != nsXMLNS && a.uri == b.uri && bytes.Equal(raw[a.ls:a.le], raw[b.ls:b.le]) {
 				return gateErr("duplicate attribute")
 			}
+		}
+	}
+	if s.roundTrip {
+		if err := s.roundTripStart(ps, pe, ls, le); err != nil {
+			return err
 		}
 	}
 	isSig := elemNS == nsDSig && s.is(ls, le, "Signature")
@@ -1220,6 +1238,13 @@ func checkXMLDecl(inst string) error {
 		}
 		val := rest[1 : 1+end]
 		rest = rest[end+2:]
+		// encoding/xml finds "version=" and "encoding=" anywhere in the declaration, inside
+		// another pseudo-attribute's value too (standalone="encoding='x'" is an encoding to
+		// it): values other than plain names (VersionNum, EncName, yes/no: XML 1.0 §2.8,
+		// §4.3.3) are left to xmlgate.
+		if !plainDeclValue(val) {
+			return unsupported("XML declaration value not a plain name")
+		}
 		switch key {
 		case "version":
 			if val != "1.0" {
@@ -1234,4 +1259,18 @@ func checkXMLDecl(inst string) error {
 			return unsupported("unknown pseudo-attribute in the XML declaration")
 		}
 	}
+}
+
+// plainDeclValue reports whether v is non-empty and made only of the characters of VersionNum,
+// EncName and "yes"/"no" (XML 1.0 §2.8, §4.3.3).
+func plainDeclValue(v string) bool {
+	if v == "" {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if !isNameChar(v[i]) {
+			return false
+		}
+	}
+	return true
 }
