@@ -364,7 +364,7 @@ func (s *Server) decodeMessage(d *decodedInput) error {
 		}
 		d.raw = raw
 	}
-	if err := xmlgate.Check(d.raw, xmlgate.ProtocolLimits()); err != nil {
+	if err := xmlsig.GateCheck(d.raw, xmlgate.ProtocolLimits()); err != nil {
 		return fmt.Errorf("xml gate: %w", err)
 	}
 	if err := xml.Unmarshal(d.raw, &d.req); err != nil {

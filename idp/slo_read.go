@@ -237,7 +237,7 @@ func (s *Server) decryptID(enc *etree.Element) (*etree.Element, error) {
 	// The plaintext is an element whose saml prefix may be declared only on an ancestor in
 	// the sender's document: parse it inside a wrapper that declares it.
 	wrapped := append(append([]byte(`<w xmlns:saml="`+nsSAML+`">`), plain...), "</w>"...)
-	if err := xmlgate.Check(wrapped, xmlgate.ProtocolLimits()); err != nil {
+	if err := xmlsig.GateCheck(wrapped, xmlgate.ProtocolLimits()); err != nil {
 		return nil, fmt.Errorf("EncryptedID plaintext: %w", err)
 	}
 	doc := etree.NewDocument()

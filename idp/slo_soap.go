@@ -114,7 +114,7 @@ func (s *Server) soapLogout(ctx context.Context, sp *metadata.SP, ep metadata.En
 // are copied onto the element so it stands alone; exclusive C14N renders only the visibly
 // used ones, so this does not change what the signature covers.
 func soapLogoutResponse(body []byte, sp *metadata.SP, s *Server) (*etree.Element, error) {
-	if err := xmlgate.Check(body, xmlgate.ProtocolLimits()); err != nil {
+	if err := xmlsig.GateCheck(body, xmlgate.ProtocolLimits()); err != nil {
 		return nil, fmt.Errorf("SOAP response: %w", err)
 	}
 	doc := etree.NewDocument()

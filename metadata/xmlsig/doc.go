@@ -10,6 +10,10 @@
 // VerifyEnveloped returns is goxmldsig's re-parse of exactly the bytes that were digested (R5);
 // callers read business data from it and from nothing else.
 //
+// GateCheck is the XML gate every inbound SAML message of the IdP goes through: the stream
+// scanner in gate mode accepts what it can prove xmlgate.Check accepts, and xmlgate.Check
+// decides everything else (xmlgate cannot call the scanner itself: xmlsig imports xmlgate).
+//
 // It is not responsible for choosing which certificates to trust for which entity (package
 // metadata and the callers do that, by the message's Issuer), for gating the XML before parsing
 // (package xmlgate; VerifyEnveloped expects a gated document), for inflating Redirect messages, or
