@@ -600,7 +600,7 @@ func anyQualifies(ms []MethodLevel) bool {
 // the real store, so explaining a request does not use it up.
 func (s *Server) dryRunValidate(ctx context.Context, in *inbound, ex *Explanation) Verdict {
 	deps := s.deps
-	s.currentKeys().set.into(&deps) // s.deps holds no key material (keyset.go)
+	s.currentKeys().set.Into(&deps) // s.deps holds no key material (keyset.go)
 	scratch := memstore.New(s.now)
 	defer func() { _ = scratch.Close() }()
 	deps.Store = scratch

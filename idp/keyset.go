@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ateaidp/atea/idp/keys"
 	"github.com/ateaidp/atea/idp/samlxml"
 )
 
@@ -41,8 +42,23 @@ func (d *Deps) keySet() KeySet {
 		PreviousRetireAfter: d.PreviousRetireAfter, EncryptionKeys: d.EncryptionKeys, EncryptionCerts: d.EncryptionCerts}
 }
 
-// into writes k into the key fields of d (for a twin server built with New).
-func (k KeySet) into(d *Deps) {
+// RingKeySet is the key set of a key ring whose current key signer signs with: the current and
+// next keys published for signing, the previous one with its retirement time (the server and
+// BuildMetadata stop publishing it by their own clock), the ring's encryption keys.
+func RingKeySet(r *keys.Ring, signer *samlxml.Signer) KeySet {
+	ks := KeySet{Signer: signer, Cert: r.Current.Cert, SigningCerts: []*x509.Certificate{r.Current.Cert},
+		EncryptionKeys: r.EncryptionKeys(), EncryptionCerts: r.EncryptionCerts()}
+	if r.Next != nil {
+		ks.SigningCerts = append(ks.SigningCerts, r.Next.Cert)
+	}
+	if r.Previous != nil {
+		ks.PreviousCert, ks.PreviousRetireAfter = r.Previous.Cert, r.Previous.RetireAfter
+	}
+	return ks
+}
+
+// Into writes k into the key fields of d (for idp.New, or a twin server built with it).
+func (k KeySet) Into(d *Deps) {
 	d.Signer, d.Cert, d.SigningCerts = k.Signer, k.Cert, k.SigningCerts
 	d.PreviousCert, d.PreviousRetireAfter = k.PreviousCert, k.PreviousRetireAfter
 	d.EncryptionKeys, d.EncryptionCerts = k.EncryptionKeys, k.EncryptionCerts

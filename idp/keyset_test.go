@@ -20,22 +20,14 @@ import (
 	"github.com/ateaidp/atea/metadata/xmlsig"
 )
 
-// ringKeySet maps a ring onto an idp.KeySet the way `atea serve` does.
+// ringKeySet is the ring's key set with an RSA-SHA256 signer, as `atea serve` builds it.
 func ringKeySet(t *testing.T, r *keys.Ring) idp.KeySet {
 	t.Helper()
 	signer, err := samlxml.NewSigner(r.Current.Signer, r.Current.Cert, samlxml.AlgRSASHA256)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ks := idp.KeySet{Signer: signer, Cert: r.Current.Cert, SigningCerts: []*x509.Certificate{r.Current.Cert},
-		EncryptionKeys: r.EncryptionKeys(), EncryptionCerts: r.EncryptionCerts()}
-	if r.Next != nil {
-		ks.SigningCerts = append(ks.SigningCerts, r.Next.Cert)
-	}
-	if r.Previous != nil {
-		ks.PreviousCert, ks.PreviousRetireAfter = r.Previous.Cert, r.Previous.RetireAfter
-	}
-	return ks
+	return idp.RingKeySet(r, signer)
 }
 
 func testRingOptions(t *testing.T) keys.RingOptions {

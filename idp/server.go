@@ -285,7 +285,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps.Audit = deps.Logger
 	}
 	base := strings.TrimRight(cfg.BaseURL, "/")
-	KeySet{}.into(&deps) // the key material lives in s.keys only, so nothing reads a stale copy
+	KeySet{}.Into(&deps) // the key material lives in s.keys only, so nothing reads a stale copy
 	s := &Server{
 		cfg:    cfg,
 		deps:   deps,

@@ -170,20 +170,6 @@ func ringSigner(cfg *config.Config, k *keys.Key) (*samlxml.Signer, error) {
 	return samlxml.NewSigner(k.Signer, k.Cert, sigAlg)
 }
 
-// ringDeps fills the key-ring part of the IdP's dependencies.
-func ringDeps(d *idp.Deps, r *keys.Ring, now time.Time) {
-	d.Cert = r.Current.Cert
-	d.SigningCerts = []*x509.Certificate{r.Current.Cert}
-	if r.Next != nil {
-		d.SigningCerts = append(d.SigningCerts, r.Next.Cert)
-	}
-	if r.PreviousPublished(now) {
-		d.PreviousCert, d.PreviousRetireAfter = r.Previous.Cert, r.Previous.RetireAfter
-	}
-	d.EncryptionKeys = r.EncryptionKeys()
-	d.EncryptionCerts = r.EncryptionCerts()
-}
-
 // metadataConfig maps the metadata and eidas settings onto the IdP's.
 func metadataConfig(cfg *config.Config) idp.MetadataConfig {
 	m := cfg.IdPMetadata
@@ -208,10 +194,9 @@ func metadataConfig(cfg *config.Config) idp.MetadataConfig {
 // configuration makes reachable (as serve derives them from the factors and certificate
 // sign-in it builds).
 func metadataInputs(cfg *config.Config, r *keys.Ring, now time.Time) idp.MetadataInputs {
-	var d idp.Deps
-	ringDeps(&d, r, now)
-	in := idp.MetadataInputs{SigningCerts: d.SigningCerts, Previous: d.PreviousCert, PreviousRetireAfter: d.PreviousRetireAfter,
-		EncryptionCerts: d.EncryptionCerts, Levels: []authn.Level{authn.LevelLow}}
+	ks := idp.RingKeySet(r, nil)
+	in := idp.MetadataInputs{SigningCerts: ks.SigningCerts, Previous: ks.PreviousCert, PreviousRetireAfter: ks.PreviousRetireAfter,
+		EncryptionCerts: ks.EncryptionCerts, Levels: []authn.Level{authn.LevelLow}}
 	if f := cfg.Factors; len(f.Order) > 0 && (f.CoordCard.Enabled || f.SMS.Enabled) {
 		in.Levels = append(in.Levels, authn.LevelSubstantial)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"os"
@@ -103,23 +102,13 @@ func newKeyWatcher(cfg *config.Config, srv keySetter, ring *keys.Ring, stamp rin
 	}
 }
 
-// ringKeySet maps the ring onto the IdP's key set, as ringDeps does for idp.New. The previous
-// key is passed with its retirement time even when that has passed: the server stops
-// publishing it by its own clock.
+// ringKeySet is the ring's key set, signed with its current key as configured.
 func ringKeySet(cfg *config.Config, r *keys.Ring) (idp.KeySet, error) {
 	signer, err := ringSigner(cfg, r.Current)
 	if err != nil {
 		return idp.KeySet{}, err
 	}
-	ks := idp.KeySet{Signer: signer, Cert: r.Current.Cert, SigningCerts: []*x509.Certificate{r.Current.Cert},
-		EncryptionKeys: r.EncryptionKeys(), EncryptionCerts: r.EncryptionCerts()}
-	if r.Next != nil {
-		ks.SigningCerts = append(ks.SigningCerts, r.Next.Cert)
-	}
-	if r.Previous != nil {
-		ks.PreviousCert, ks.PreviousRetireAfter = r.Previous.Cert, r.Previous.RetireAfter
-	}
-	return ks, nil
+	return idp.RingKeySet(r, signer), nil
 }
 
 // start registers for SIGHUP and checks the ring until ctx ends. The registration happens

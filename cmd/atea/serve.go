@@ -121,7 +121,6 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	for _, k := range ring.Keys() {
 		logger.Info("key", "role", k.Role, "algorithm", k.Algorithm(), "sha256", k.Fingerprint(), "generated", slices.Contains(ring.Generated, k.Role))
 	}
-	sk := ring.Current
 	secrets, err := keys.LoadOrCreateSecrets(cfg.SecretFile())
 	if err != nil {
 		return err
@@ -153,7 +152,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	signer, err := ringSigner(cfg, sk)
+	keySet, err := ringKeySet(cfg, ring)
 	if err != nil {
 		return err
 	}
@@ -173,11 +172,11 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	extra := map[string]http.Handler{}
 	deps := idp.Deps{
 		Factors: factors,
-		Store:   st, Directory: dir, SPs: spSrc.lookup, Signer: signer, Cert: sk.Cert, Secrets: secrets,
+		Store:   st, Directory: dir, SPs: spSrc.lookup, Secrets: secrets,
 		Templates: tmpl, Logger: logger, Audit: logger.With("log", "audit"), Extra: extra,
 		SignIns: account.NewRecorder(dir),
 	}
-	ringDeps(&deps, ring, time.Now())
+	keySet.Into(&deps)
 	if certs != nil {
 		deps.Certificates = certDNI{certs}
 	}
