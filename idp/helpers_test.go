@@ -6,13 +6,11 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -613,5 +611,3 @@ func attr(a *saml.Assertion, friendly string) string {
 	}
 	return ""
 }
-
-func sha(b []byte) string { s := sha256.Sum256(b); return fmt.Sprintf("%x", s[:6]) }

@@ -219,15 +219,12 @@ func elementText(d *xml.Decoder) (string, error) {
 
 // inbound is a decoded, gated and signature-checked AuthnRequest with the SP that sent it.
 type inbound struct {
-	req        authnRequest
-	sp         *metadata.SP
-	binding    string
-	relay      string
-	hasRelay   bool
-	signed     bool
-	issueTime  time.Time
-	forceAuthn bool
-	isPassive  bool
+	req      authnRequest
+	sp       *metadata.SP
+	binding  string
+	relay    string
+	hasRelay bool
+	signed   bool
 }
 
 // xmlBool parses xs:boolean ("true", "false", "1", "0"); absent is false.

@@ -142,13 +142,12 @@ func signRemoteXML(t testing.TB, s remoteSigner, doc string) []byte {
 // conditional GETs with 304, and recording what it was asked.
 type remoteServer struct {
 	*httptest.Server
-	mu          sync.Mutex
-	body        []byte
-	etag        string
-	status      int // when non-zero, answer this instead
-	inm         []string
-	hits        atomic.Int32
-	contentType string
+	mu     sync.Mutex
+	body   []byte
+	etag   string
+	status int // when non-zero, answer this instead
+	inm    []string
+	hits   atomic.Int32
 }
 
 func newRemoteServer(t *testing.T, body []byte) *remoteServer {

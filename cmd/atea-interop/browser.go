@@ -127,10 +127,6 @@ func clip(s string, n int) string {
 	return s
 }
 
-func bodyText(ctx context.Context) (string, error) {
-	return chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ''`))
-}
-
 // citizen is what the browser types at Atea.
 type citizen struct {
 	id, password string
