@@ -223,11 +223,18 @@ func (k *Kit) SignIn(w http.ResponseWriter, r *http.Request, level authn.Level, 
 	k.s.dispatch(w, r, &f, false)
 }
 
-// EndSession deletes SSO session id (the account page's "end this session"). The SPs that
-// received assertions in it are not told (single logout is issue 7's).
-func (k *Kit) EndSession(ctx context.Context, id string) error {
-	return k.s.deps.Store.DeleteSession(ctx, id)
+// EndSession ends SSO session id without its browser (the account page's "end" for another
+// device, the password reset) and tells its SPs over the back channel (Server.EndSession).
+func (k *Kit) EndSession(ctx context.Context, id string) ([]LogoutOutcome, error) {
+	return k.s.EndSession(ctx, id)
 }
+
+// LogoutHere ends the browser's own session with single logout through the browser, as the
+// "sign out everywhere" button does: the caller has checked the session's CSRF token.
+func (k *Kit) LogoutHere(w http.ResponseWriter, r *http.Request) { k.s.beginLogout(w, r, nil, nil) }
+
+// SPName is what pages call a service: its metadata display name, else its entityID.
+func (k *Kit) SPName(entityID, lang string) string { return k.s.sloSPName(entityID, lang) }
 
 // Sessions lists the user's live SSO sessions.
 func (k *Kit) Sessions(ctx context.Context, userID string) ([]store.Session, error) {

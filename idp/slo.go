@@ -99,6 +99,7 @@ const (
 	tNoAnswer    = "noanswer"
 	tUnsupported = "unsupported"
 	tSkipped     = "skipped"
+	tFrontOnly   = "frontonly" // told nothing: only the session's browser could carry it (slo_remote.go)
 )
 
 const (
@@ -419,7 +420,7 @@ func (s *Server) beginLogout(w http.ResponseWriter, r *http.Request, req *sloReq
 		initiator = req.Issuer
 	}
 	s.audit.InfoContext(ctx, "logout_started", "event", "logout_started", "user_id", sess.UserID, "sp", initiator, "participants", len(st.Targets))
-	s.soapAll(ctx, &st)
+	s.soapAll(ctx, &st, true)
 
 	data, err := encodeSLO(&st)
 	if err != nil {

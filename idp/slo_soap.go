@@ -20,10 +20,11 @@ import (
 const nsSOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 
 // soapAll tells, over the SOAP back channel (saml-bindings-2.0-os §3.2), every pending
-// participant that offers no front-channel SingleLogoutService but a SOAP one, all at once;
-// each call is bounded by the logout timeout, so the whole takes at most about one timeout.
-// Each goroutine writes only its own target.
-func (s *Server) soapAll(ctx context.Context, st *sloState) {
+// participant that offers a SOAP SingleLogoutService, all at once; each call is bounded by
+// the logout timeout, so the whole takes at most about one timeout. With a browser at hand
+// (browser true) participants with a front-channel endpoint are left to the browser chain:
+// their cookies ride on it. Each goroutine writes only its own target.
+func (s *Server) soapAll(ctx context.Context, st *sloState, browser bool) {
 	var wg sync.WaitGroup
 	for i := range st.Targets {
 		t := &st.Targets[i]
@@ -34,7 +35,7 @@ func (s *Server) soapAll(ctx context.Context, st *sloState) {
 		if err != nil {
 			continue // sloNext reports it as not supporting logout
 		}
-		if _, front := sp.SLOEndpoint(metadata.BindingHTTPRedirect, metadata.BindingHTTPPost); front {
+		if _, front := sp.SLOEndpoint(metadata.BindingHTTPRedirect, metadata.BindingHTTPPost); front && browser {
 			continue
 		}
 		ep, ok := sp.SLOEndpoint(metadata.BindingSOAP)

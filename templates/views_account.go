@@ -17,9 +17,6 @@ const (
 	// PageAccountCode asks for the confirmation code sent to the new address or number;
 	// data is AccountCodePage.
 	PageAccountCode Page = "account_code"
-	// PageAccountEnded confirms that the citizen ended the session of this browser; data is
-	// AccountEndedPage.
-	PageAccountEnded Page = "account_ended"
 )
 
 // AccountSession is one open SSO session of the citizen on [PageAccountHome].
@@ -63,6 +60,10 @@ type AccountHomePage struct {
 	SignIns       []AccountSignIn
 	NoticeKey     string // message key of a notice (role="status"); "" for none
 	NoticeArgs    []any  // fmt arguments of NoticeKey's message
+	// EndedServices are the services of a session just ended on another device, with what
+	// each said to the back-channel logout; EndedPartial: some could not be told or refused.
+	EndedServices []LogoutService
+	EndedPartial  bool
 	ErrorKey      string // message key of an error (role="alert"); "" for none
 }
 
@@ -98,26 +99,18 @@ type AccountCodePage struct {
 	AccountURL     string // "cancel": back to the account page
 }
 
-// AccountEndedPage is the view model of [PageAccountEnded].
-type AccountEndedPage struct {
-	Base
-	SignInURL string // where "sign in again" goes
-}
-
 func (AccountHomePage) page() Page    { return PageAccountHome }
 func (AccountContactPage) page() Page { return PageAccountContact }
 func (AccountCodePage) page() Page    { return PageAccountCode }
-func (AccountEndedPage) page() Page   { return PageAccountEnded }
 
 func (p AccountHomePage) base() Base    { return p.Base }
 func (p AccountContactPage) base() Base { return p.Base }
 func (p AccountCodePage) base() Base    { return p.Base }
-func (p AccountEndedPage) base() Base   { return p.Base }
 
 // accountPages lists this area's pages for Load (see pageDefs).
 func accountPages() []pageDef {
 	return []pageDef{
 		{PageAccountHome, AccountHomePage{}}, {PageAccountContact, AccountContactPage{}},
-		{PageAccountCode, AccountCodePage{}}, {PageAccountEnded, AccountEndedPage{}},
+		{PageAccountCode, AccountCodePage{}},
 	}
 }

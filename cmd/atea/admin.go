@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ateaidp/atea/idp"
 	"github.com/ateaidp/atea/idp/authn/coordcard"
 	"github.com/ateaidp/atea/idp/directory"
 )
@@ -67,8 +68,8 @@ type users interface {
 	get(ctx context.Context, dniNumber string) (userRecord, error)
 	list(ctx context.Context) ([]userRecord, error)
 	unlock(ctx context.Context, dniNumber string) error
-	lock(ctx context.Context, dniNumber, reason string) error
-	revoke(ctx context.Context, dniNumber, reason string) error
+	lock(ctx context.Context, dniNumber, reason string) (statusChanged, error)
+	revoke(ctx context.Context, dniNumber, reason string) (statusChanged, error)
 	history(ctx context.Context, dniNumber string, n int) ([]directory.Event, error)
 	issueCard(ctx context.Context, dniNumber string) (string, error)
 	check(ctx context.Context) error
@@ -103,12 +104,34 @@ func (l localUsers) check(ctx context.Context) error { return l.d.Check(ctx) }
 
 func (l localUsers) unlock(ctx context.Context, id string) error { return l.d.Unlock(ctx, id) }
 
-func (l localUsers) lock(ctx context.Context, id, reason string) error {
-	return l.d.Lock(ctx, id, reason)
+// lock and revoke without a server change the directory only: no server holds sessions
+// (a shared Redis store may; the server refuses them at their next use, idp.Server.issue).
+func (l localUsers) lock(ctx context.Context, id, reason string) (statusChanged, error) {
+	return statusChanged{Status: "locked"}, l.d.Lock(ctx, id, reason)
 }
 
-func (l localUsers) revoke(ctx context.Context, id, reason string) error {
-	return l.d.Revoke(ctx, id, reason)
+func (l localUsers) revoke(ctx context.Context, id, reason string) (statusChanged, error) {
+	return statusChanged{Status: "revoked"}, l.d.Revoke(ctx, id, reason)
+}
+
+// statusChanged is the answer to lock and revoke: with a server running, the citizen's
+// sessions end at once and their services are told over the back channel where they can be.
+type statusChanged struct {
+	Status        string           `json:"status"`
+	Served        bool             `json:"served,omitempty"` // a running server ended the sessions
+	SessionsEnded int              `json:"sessionsEnded"`
+	Services      []serviceOutcome `json:"services,omitempty"`
+}
+
+type serviceOutcome struct {
+	EntityID string `json:"entityID"`
+	State    string `json:"state"` // idp.LogoutOutcome.State
+}
+
+// sessionAuthority is what the admin API needs of the IdP server.
+type sessionAuthority interface {
+	ClearFailures(ctx context.Context, dniNumber string) error
+	EndUserSessions(ctx context.Context, userID string) (int, []idp.LogoutOutcome, error)
 }
 
 func (l localUsers) history(ctx context.Context, id string, n int) ([]directory.Event, error) {
@@ -132,13 +155,8 @@ func (l localUsers) issueCard(ctx context.Context, id string) (string, error) {
 	return c.String(), nil
 }
 
-// failureClearer forgets the failed passwords counted in the shared store (idp.Server).
-type failureClearer interface {
-	ClearFailures(ctx context.Context, dniNumber string) error
-}
-
 // adminHandler serves the admin API over the socket.
-func adminHandler(d *directory.Directory, card *coordcard.Method, fc failureClearer, log *slog.Logger) http.Handler {
+func adminHandler(d *directory.Directory, card *coordcard.Method, fc sessionAuthority, log *slog.Logger) http.Handler {
 	m := http.NewServeMux()
 	lu := localUsers{d: d, card: card}
 	writeErr := func(w http.ResponseWriter, err error) {
@@ -214,20 +232,38 @@ func adminHandler(d *directory.Directory, card *coordcard.Method, fc failureClea
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "unlocked"})
 	})
-	statusChange := func(name string, fn func(ctx context.Context, id, reason string) error) http.HandlerFunc {
+	statusChange := func(name string, fn func(ctx context.Context, id, reason string) (statusChanged, error)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			var req reasonRequest
 			if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
 				writeErr(w, fmt.Errorf("%w: %w", errBadInput, err))
 				return
 			}
-			if err := fn(r.Context(), r.PathValue("id"), req.Reason); err != nil {
+			ctx := r.Context()
+			res, err := fn(ctx, r.PathValue("id"), req.Reason)
+			if err != nil {
 				writeErr(w, err)
 				return
 			}
 			// The directory wrote the audit event; this line only says where it came from.
-			log.InfoContext(r.Context(), "user status changed via admin socket", "change", name)
-			writeJSON(w, http.StatusOK, map[string]string{"status": name})
+			log.InfoContext(ctx, "user status changed via admin socket", "change", name)
+			// A blocked or revoked credential must not stay signed in anywhere Atea can
+			// reach: its sessions end now, and their services are told.
+			u, err := d.Get(ctx, r.PathValue("id"))
+			if err != nil {
+				writeErr(w, err)
+				return
+			}
+			n, outcomes, err := fc.EndUserSessions(ctx, u.ID)
+			if err != nil {
+				// The status did change; say what could not be done rather than fail the call.
+				log.ErrorContext(ctx, "end sessions after status change", "change", name, "err", err)
+			}
+			res.Served, res.SessionsEnded = true, n
+			for _, o := range outcomes {
+				res.Services = append(res.Services, serviceOutcome{EntityID: o.EntityID, State: o.State})
+			}
+			writeJSON(w, http.StatusOK, res)
 		}
 	}
 	m.HandleFunc("POST /users/{id}/lock", statusChange("locked", lu.lock))
@@ -368,12 +404,16 @@ func (ru *remoteUsers) unlock(ctx context.Context, id string) error {
 	return ru.do(ctx, http.MethodPost, "/users/"+pathEscape(id)+"/unlock", nil, nil)
 }
 
-func (ru *remoteUsers) lock(ctx context.Context, id, reason string) error {
-	return ru.do(ctx, http.MethodPost, "/users/"+pathEscape(id)+"/lock", reasonRequest{Reason: reason}, nil)
+func (ru *remoteUsers) lock(ctx context.Context, id, reason string) (statusChanged, error) {
+	var res statusChanged
+	err := ru.do(ctx, http.MethodPost, "/users/"+pathEscape(id)+"/lock", reasonRequest{Reason: reason}, &res)
+	return res, err
 }
 
-func (ru *remoteUsers) revoke(ctx context.Context, id, reason string) error {
-	return ru.do(ctx, http.MethodPost, "/users/"+pathEscape(id)+"/revoke", reasonRequest{Reason: reason}, nil)
+func (ru *remoteUsers) revoke(ctx context.Context, id, reason string) (statusChanged, error) {
+	var res statusChanged
+	err := ru.do(ctx, http.MethodPost, "/users/"+pathEscape(id)+"/revoke", reasonRequest{Reason: reason}, &res)
+	return res, err
 }
 
 func (ru *remoteUsers) history(ctx context.Context, id string, n int) ([]directory.Event, error) {

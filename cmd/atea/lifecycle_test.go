@@ -1,9 +1,15 @@
 package main
 
 import (
+	"encoding/xml"
 	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/crewjam/saml"
 
 	"github.com/ateaidp/atea/idp/directory"
 )
@@ -70,5 +76,55 @@ func TestUserLifecycleHelp(t *testing.T) {
 		if !strings.Contains(errOut.String(), "--reason") && !strings.Contains(errOut.String(), "-reason") {
 			t.Errorf("atea user %s --help = %v, output %q; want the --reason flag described", sub, err, errOut.String())
 		}
+	}
+}
+
+// TestUserLockEndsSessions: `atea user lock` against a running server ends the citizen's
+// session there at once (the next SSO asks for a password instead of answering from the
+// session) and reports each service of it; without a server it says there was none to end.
+func TestUserLockEndsSessions(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	cfgPath := filepath.Join(t.TempDir(), "atea.yaml")
+	if err := os.WriteFile(cfgPath, []byte("baseURL: http://"+addr+"\nspMetadata:\n  pollInterval: 500ms\ndemo:\n  enabled: false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, data, _ := startServeAddr(t, addr, "--config", cfgPath)
+	if _, err := runCLI(t, "a good password\n", "user", "add", "--config", cfgPath, "--data", data, "--id", "48151623L",
+		"--given", "Ane", "--family", "Etxeberria", "--birth", "1990-05-17", "--password-stdin"); err != nil {
+		t.Fatal(err)
+	}
+	var md saml.EntityDescriptor
+	if err := xml.Unmarshal([]byte(fetch(t, http.DefaultClient, base+"/saml/metadata").body), &md); err != nil {
+		t.Fatal(err)
+	}
+	sp := newCLISP(t, "sp-lock", &md, filepath.Join(data, "sp-metadata"))
+	waitKnown(t, base, sp)
+	c := newJarClient(t)
+	sp.accept(t, submitLogin(t, c, base, fetch(t, c, sp.requestURL(t, base)), "48151623L", "a good password"))
+	if p := fetch(t, c, sp.requestURL(t, base)); !strings.Contains(p.body, `name="SAMLResponse"`) {
+		t.Fatalf("no single sign-on before the lock: HTTP %d", p.status)
+	}
+
+	out, err := runCLI(t, "", "user", "lock", "48151623L", "--config", cfgPath, "--data", data, "--reason", "reported stolen")
+	if err != nil {
+		t.Fatalf("user lock: %v", err)
+	}
+	for _, want := range []string{"locked 48151623L", "sessions ended: 1", sp.sp.EntityID + ": not told"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("user lock output lacks %q:\n%s", want, out)
+		}
+	}
+	if p := fetch(t, c, sp.requestURL(t, base)); strings.Contains(p.body, `name="SAMLResponse"`) || !strings.Contains(p.body, `autocomplete="username"`) {
+		t.Errorf("after the lock the browser's session still answers (HTTP %d): %.300s", p.status, p.body)
+	}
+
+	offline := t.TempDir()
+	if _, err := runCLI(t, "a good password\n", "user", "add", "--data", offline, "--id", "48151623L",
+		"--given", "Ane", "--family", "Etxeberria", "--birth", "1990-05-17", "--password-stdin"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCLI(t, "", "user", "revoke", "48151623L", "--data", offline); err != nil || !strings.Contains(out, "no server runs") {
+		t.Errorf("user revoke without a server = %q, %v", out, err)
 	}
 }

@@ -307,10 +307,19 @@ func cmdUserStatus(ctx context.Context, op string, args []string, stdout, stderr
 		if op == "revoke" {
 			do, done = u.revoke, "revoked"
 		}
-		if err := do(ctx, id, *reason); err != nil {
+		res, err := do(ctx, id, *reason)
+		if err != nil {
 			return fmt.Errorf("user %s: %w", op, err)
 		}
 		fmt.Fprintf(stdout, "%s %s\n", done, id)
+		if !res.Served {
+			fmt.Fprintln(stdout, "no server runs: no session to end here (a session in a shared store is refused at its next use)")
+			return nil
+		}
+		fmt.Fprintf(stdout, "sessions ended: %d\n", res.SessionsEnded)
+		for _, s := range res.Services {
+			fmt.Fprintf(stdout, "  %s: %s\n", s.EntityID, outcomeText(s.State))
+		}
 		return nil
 	})
 }
@@ -393,4 +402,23 @@ func cmdUserCheck(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stdout, "directory consistent")
 		return nil
 	})
+}
+
+// outcomeText says in words what became of a service told of an ended session.
+func outcomeText(state string) string {
+	switch state {
+	case "ok":
+		return "signed out (confirmed over the back channel)"
+	case "failed":
+		return "refused or failed to sign out"
+	case "noanswer":
+		return "did not answer"
+	case "frontonly":
+		return "not told: its metadata offers single logout through the browser only"
+	case "unsupported":
+		return "not told: no single logout in its metadata"
+	case "skipped":
+		return "not contacted"
+	}
+	return state
 }

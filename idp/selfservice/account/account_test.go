@@ -15,6 +15,7 @@ import (
 	"github.com/ateaidp/atea/idp/directory"
 	"github.com/ateaidp/atea/idp/dni"
 	"github.com/ateaidp/atea/idp/idptest"
+	"github.com/ateaidp/atea/idp/store"
 	"github.com/ateaidp/atea/idp/selfservice/account"
 )
 
@@ -210,9 +211,26 @@ func TestAccountEndSessions(t *testing.T) {
 			t.Errorf("session handle %q: want a 22-character keyed hash", h)
 		}
 	}
+	// The other browser's session used a service (no longer in metadata): the page reports
+	// what became of it.
+	ss, err := e.ti.Store.ListSessionsBySubject(t.Context(), e.uid)
+	if err != nil || len(ss) != 2 {
+		t.Fatalf("sessions: %v, %v", ss, err)
+	}
+	other := ss[0]
+	if other.CreatedAt.Before(ss[1].CreatedAt) {
+		other = ss[1]
+	}
+	if _, err := e.ti.Store.UpdateSession(t.Context(), other.ID, func(cur store.Session) (store.Session, error) {
+		cur.SPs = append(cur.SPs, store.SPParticipation{EntityID: "https://gone.example/sp", NameID: "n", NameIDFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:transient", SessionIndex: "s"})
+		return cur, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	token := csrf(t, p)
 	p = b1.Post("/account/sessions/end", url.Values{"csrf": {token}, "session": {hs[1]}})
-	want(t, "other session ended", p, http.StatusOK, "Se ha cerrado la sesión.")
+	want(t, "other session ended", p, http.StatusOK, "Se ha cerrado la sesión.", `id="account-ended-services"`,
+		"https://gone.example/sp: no admite el cierre de sesión único", `id="account-ended-partial"`)
 	if got := handles(t, p); len(got) != 1 || got[0] != hs[0] {
 		t.Errorf("after ending the other: sessions %v, want only %v", got, hs[:1])
 	}
@@ -222,9 +240,9 @@ func TestAccountEndSessions(t *testing.T) {
 	// Ending it again: it is gone.
 	p = b1.Post("/account/sessions/end", url.Values{"csrf": {token}, "session": {hs[1]}})
 	want(t, "end twice", p, http.StatusNotFound, "Esa sesión ya no está abierta o no es suya.")
-	// And this browser's own.
+	// And this browser's own: single logout through this browser, with its result page.
 	p = b1.Post("/account/sessions/end", url.Values{"csrf": {token}, "session": {hs[0]}})
-	want(t, "own session ended", p, http.StatusOK, "Ha cerrado la sesión en este navegador.")
+	want(t, "own session ended", p, http.StatusOK, "Ha cerrado su sesión en Atea", `id="logout-atea"`)
 	if p := b1.Get("/account"); !isSignIn(p) {
 		t.Errorf("after ending its own session: GET /account HTTP %d, want the sign-in form", p.Status)
 	}

@@ -254,21 +254,29 @@ func (h *Handler) postEndSession(w http.ResponseWriter, r *http.Request) {
 		h.kit.Error(w, r, http.StatusNotFound, "account.error.nosession", errors.New("account: no such session of this citizen"))
 		return
 	}
-	if err := h.kit.EndSession(ctx, target.ID); err != nil {
+	if target.ID == sess.ID {
+		// This browser's own session: single logout through this browser, which reaches the
+		// services that only offer the front channel too (the logout result page reports).
+		h.audit(ctx, "account_session_ended", u, "current", true, "level", target.Level)
+		h.kit.LogoutHere(w, r)
+		return
+	}
+	outcomes, err := h.kit.EndSession(ctx, target.ID)
+	if err != nil {
 		h.kit.Unavailable(w, r, fmt.Errorf("account: end session: %w", err))
 		return
 	}
-	current := target.ID == sess.ID
-	h.audit(ctx, "account_session_ended", u, "current", current, "level", target.Level)
-	if current {
-		p := templates.AccountEndedPage{
-			Base:      h.kit.Base(w, withPath(r, PathAccount), lang, ""),
-			SignInURL: link(PathAccount, lang),
+	h.audit(ctx, "account_session_ended", u, "current", false, "level", target.Level, "services", len(outcomes))
+	page := templates.AccountHomePage{NoticeKey: "account.notice.sessionended"}
+	for _, o := range outcomes {
+		page.EndedServices = append(page.EndedServices, templates.LogoutService{
+			Name: h.kit.SPName(o.EntityID, lang), StateKey: "logout.state." + o.State, Confirmed: o.Confirmed(),
+		})
+		if !o.Confirmed() {
+			page.EndedPartial = true
 		}
-		h.kit.Render(w, r, http.StatusOK, templates.PageAccountEnded, &p)
-		return
 	}
-	h.renderHome(w, withPath(r, PathAccount), http.StatusOK, sess, u, lang, templates.AccountHomePage{NoticeKey: "account.notice.sessionended"})
+	h.renderHome(w, withPath(r, PathAccount), http.StatusOK, sess, u, lang, page)
 }
 
 // --- starting a change -------------------------------------------------------------------

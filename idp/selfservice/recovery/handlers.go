@@ -441,7 +441,8 @@ func (h *Handler) reset(w http.ResponseWriter, r *http.Request, f store.Flow, la
 		log.ErrorContext(ctx, "recovery: list sessions", "user", masked, "err", err)
 	}
 	for _, s := range sessions {
-		if err := h.kit.EndSession(ctx, s.ID); err != nil {
+		// Each session's services hear of it over the back channel where they can.
+		if _, err := h.kit.EndSession(ctx, s.ID); err != nil {
 			log.ErrorContext(ctx, "recovery: end session", "user", masked, "err", err)
 			continue
 		}
