@@ -15,8 +15,8 @@ import (
 	"github.com/ateaidp/atea/idp/directory"
 	"github.com/ateaidp/atea/idp/dni"
 	"github.com/ateaidp/atea/idp/idptest"
-	"github.com/ateaidp/atea/idp/store"
 	"github.com/ateaidp/atea/idp/selfservice/account"
+	"github.com/ateaidp/atea/idp/store"
 )
 
 // env is a test IdP with the account pages mounted; e-mail goes to mail, SMS to ti.SMS.
