@@ -1,6 +1,7 @@
 package idp_test
 
 import (
+	"crypto"
 	"crypto/x509"
 	"io"
 	"net/http"
@@ -45,6 +46,8 @@ func TestMetadataServedSignedAndFresh(t *testing.T) {
 	}, func(d *idp.Deps) {
 		cert = d.Cert
 		d.PreviousCert, d.PreviousRetireAfter = prevCert, clock.Now().Add(30*time.Hour)
+		d.EncryptionKeys = []crypto.Decrypter{testKeys()[2]}
+		d.EncryptionCerts = []*x509.Certificate{selfSigned(t, testKeys()[2], "atea-encryption")}
 	})
 
 	raw := getMetadata(t, ti)
@@ -74,16 +77,23 @@ func TestMetadataServedSignedAndFresh(t *testing.T) {
 		`<eidas:NodeCountry>ES</eidas:NodeCountry>`,
 		`<saml:AttributeValue>http://eidas.europa.eu/LoA/low</saml:AttributeValue>`,
 		`<alg:SigningMethod Algorithm="` + xmlsig.AlgRSASHA256 + `"/>`,
+		// The encryption key names what Atea decrypts, AES-GCM and RSA-OAEP only.
+		`<md:KeyDescriptor use="encryption">`,
+		`<md:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"/>`,
+		`<md:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"/>`,
 	} {
 		if !strings.Contains(s, part) {
 			t.Errorf("served metadata lacks %s", part)
+		}
+		if strings.Contains(s, "-cbc") || strings.Contains(s, "rsa-1_5") {
+			t.Error("served metadata offers CBC or PKCS#1 v1.5 encryption")
 		}
 	}
 	if strings.Contains(s, "LoA/substantial") {
 		t.Error("level substantial published without a second factor")
 	}
-	if n := len(ed.IDPSSODescriptors[0].KeyDescriptors); n != 2 {
-		t.Errorf("%d KeyDescriptors, want current and previous", n)
+	if n := len(ed.IDPSSODescriptors[0].KeyDescriptors); n != 3 {
+		t.Errorf("%d KeyDescriptors, want current and previous signing, and encryption", n)
 	}
 
 	// Within half the validity the same document is served.
@@ -111,8 +121,8 @@ func TestMetadataServedSignedAndFresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(retired.IDPSSODescriptors[0].KeyDescriptors); n != 1 {
-		t.Errorf("%d KeyDescriptors after the previous key retired, want 1", n)
+	if n := len(retired.IDPSSODescriptors[0].KeyDescriptors); n != 2 {
+		t.Errorf("%d KeyDescriptors after the previous key retired, want the current signing key and the encryption key", n)
 	}
 	// Server.Metadata is the served document.
 	if !strings.Contains(string(ti.srv.Metadata()), retired.ID) {

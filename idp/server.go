@@ -385,6 +385,7 @@ func metadataInfo(cfg Config, in MetadataInputs, now time.Time) metadata.IdPInfo
 		SLOURL:                  base + "/saml/slo",
 		SigningCerts:            signing,
 		EncryptionCerts:         in.EncryptionCerts,
+		EncryptionMethods:       samlxml.DecryptionMethods(), // what decryptID accepts, so SPs pick one of them
 		NameIDFormats:           []string{nameIDTransient, nameIDPersistent, nameIDUnspecified, nameIDEmail},
 		WantAuthnRequestsSigned: cfg.RequireSignedRequests,
 		OrganizationName:        m.OrganizationName,

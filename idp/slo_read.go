@@ -1,7 +1,6 @@
 package idp
 
 import (
-	"crypto/rsa"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -9,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
-	"github.com/crewjam/saml/xmlenc"
 
+	"github.com/ateaidp/atea/idp/samlxml"
 	"github.com/ateaidp/atea/metadata"
 	"github.com/ateaidp/atea/metadata/xmlgate"
 	"github.com/ateaidp/atea/metadata/xmlsig"
@@ -194,45 +193,43 @@ func (s *Server) logoutNameID(req *etree.Element) (sloNameID, error) {
 	return sloNameID{Value: v, Format: nid.SelectAttrValue("Format", ""), SPNameQualifier: nid.SelectAttrValue("SPNameQualifier", "")}, nil
 }
 
-// decryptID decrypts a saml:EncryptedID with the first of Deps.EncryptionKeys that opens it,
-// through crewjam's xmlenc (RSA-OAEP or PKCS#1 key transport, AES-GCM or AES-CBC content):
-// only *rsa.PrivateKey keys can be used that way. An xenc:EncryptedKey given as a sibling of
-// EncryptedData (saml-core-2.0-os §2.2.4 allows it) is moved into its KeyInfo, where xmlenc
-// looks. The plaintext must be one saml:NameID, and is gated like any inbound XML.
+// decryptID decrypts a saml:EncryptedID (saml-core-2.0-os §2.2.4) with Atea's encryption
+// keys through samlxml.DecryptData: AES-GCM content, RSA-OAEP key transport, nothing else
+// (SECURITY.md R3). An xenc:EncryptedKey given as a sibling of EncryptedData, which §2.2.4
+// allows and OpenSAML does (with a ds:RetrievalMethod in EncryptedData's KeyInfo pointing at
+// it), is put in EncryptedData's KeyInfo in place of what was there. Exactly one such sibling
+// may exist. The plaintext must be one saml:NameID, and is gated like any inbound XML.
 func (s *Server) decryptID(enc *etree.Element) (*etree.Element, error) {
 	data := child(enc, nsXENC, "EncryptedData")
 	if data == nil {
 		return nil, errors.New("EncryptedID without EncryptedData")
 	}
 	data = data.Copy()
-	if data.FindElement("./KeyInfo/EncryptedKey") == nil {
-		if ek := child(enc, nsXENC, "EncryptedKey"); ek != nil {
-			ki := etree.NewElement("ds:KeyInfo")
-			ki.CreateAttr("xmlns:ds", nsDS)
-			ki.AddChild(ek.Copy())
-			at := 0
-			if cd := data.FindElement("./CipherData"); cd != nil {
-				at = cd.Index()
-			}
-			data.InsertChildAt(at, ki)
+	var siblings []*etree.Element
+	for _, c := range enc.ChildElements() {
+		if c.Tag == "EncryptedKey" && c.NamespaceURI() == nsXENC {
+			siblings = append(siblings, c)
 		}
 	}
-	var plain []byte
-	var lastErr error = errors.New("no RSA decryption key configured")
-	for _, k := range s.currentKeys().set.EncryptionKeys {
-		rk, ok := k.(*rsa.PrivateKey)
-		if !ok {
-			continue
-		}
-		p, err := xmlenc.Decrypt(rk, data)
-		if err == nil {
-			plain, lastErr = p, nil
-			break
-		}
-		lastErr = err
+	if len(siblings) > 1 {
+		return nil, fmt.Errorf("EncryptedID: %w", samlxml.ErrDecrypt)
 	}
-	if lastErr != nil {
-		return nil, fmt.Errorf("EncryptedID: %w", lastErr)
+	if len(siblings) == 1 && data.FindElement("./KeyInfo/EncryptedKey") == nil {
+		ki := etree.NewElement("ds:KeyInfo")
+		ki.CreateAttr("xmlns:ds", nsDS)
+		ki.AddChild(siblings[0].Copy())
+		at := 0
+		if old := data.FindElement("./KeyInfo"); old != nil {
+			at = old.Index()
+			data.RemoveChild(old)
+		} else if cd := data.FindElement("./CipherData"); cd != nil {
+			at = cd.Index()
+		}
+		data.InsertChildAt(at, ki)
+	}
+	plain, err := samlxml.DecryptData(data, s.currentKeys().set.EncryptionKeys)
+	if err != nil {
+		return nil, fmt.Errorf("EncryptedID: %w", err)
 	}
 	// The plaintext is an element whose saml prefix may be declared only on an ancestor in
 	// the sender's document: parse it inside a wrapper that declares it.

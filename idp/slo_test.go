@@ -39,6 +39,7 @@ import (
 const (
 	statusPartialLogout    = "urn:oasis:names:tc:SAML:2.0:status:PartialLogout"
 	statusUnknownPrincipal = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal"
+	statusRequester        = "urn:oasis:names:tc:SAML:2.0:status:Requester"
 )
 
 // sloSP is a crewjam ServiceProvider living in its own httptest server, with SingleLogoutService
@@ -745,14 +746,22 @@ func TestSLOEncryptedID(t *testing.T) {
 	b, d := newSLOBrowser(t)
 	nid, idx := sp1.signIn(b)
 	sp2.signIn(b)
-	for _, sibling := range []bool{false, true} {
+	for _, tc := range []struct {
+		name    string
+		sibling bool   // EncryptedKey beside EncryptedData (saml-core §2.2.4), as OpenSAML sends it
+		cbc     bool   // crewjam's own encrypter: RSA-OAEP with AES-256-CBC, which Atea refuses
+		binding string // of the LogoutRequest
+	}{
+		{"GCM, key inside", false, false, "post"},
+		{"GCM, key beside with RetrievalMethod", true, false, "redirect"},
+		{"CBC refused", false, true, "redirect"},
+	} {
 		lr := sp1.logoutRequest(nid, idx)
 		encrypt := func(el *etree.Element) {
 			nidEl := el.FindElement("./NameID")
 			plain := xmlBytes(t, nidEl.Copy())
 			var data *etree.Element
-			if sibling {
-				// crewjam's own encrypter (RSA-OAEP, AES-256-CBC).
+			if tc.cbc {
 				var err error
 				if data, err = xmlenc.OAEP().Encrypt(encCert, plain, nil); err != nil {
 					t.Fatal(err)
@@ -764,39 +773,46 @@ func TestSLOEncryptedID(t *testing.T) {
 				data = gcmEncryptedData(t, encCert, plain)
 			}
 			enc := etree.NewElement("saml:EncryptedID")
-			if sibling {
-				// EncryptedKey beside EncryptedData, as saml-core §2.2.4 also allows.
+			enc.AddChild(data)
+			if tc.sibling {
 				ki := data.FindElement("./KeyInfo")
 				ek := ki.FindElement("./EncryptedKey").Copy()
 				ek.CreateAttr("xmlns:xenc", "http://www.w3.org/2001/04/xmlenc#")
 				ek.CreateAttr("xmlns:ds", "http://www.w3.org/2000/09/xmldsig#")
-				data.RemoveChild(ki)
-				enc.AddChild(data)
+				ek.CreateAttr("Id", "_ek1")
+				for _, c := range ki.ChildElements() {
+					ki.RemoveChild(c)
+				}
+				rm := ki.CreateElement("ds:RetrievalMethod")
+				rm.CreateAttr("Type", "http://www.w3.org/2001/04/xmlenc#EncryptedKey")
+				rm.CreateAttr("URI", "#_ek1")
 				enc.AddChild(ek)
-			} else {
-				enc.AddChild(data)
 			}
 			el.InsertChildAt(nidEl.Index(), enc)
 			el.RemoveChild(nidEl)
 		}
-		if !sibling {
-			p := d.run(sp1.send(d, lr, sloSend{binding: "post", key: sp1.key, edit: encrypt}))
+		p := d.run(sp1.send(d, lr, sloSend{binding: tc.binding, key: sp1.key, edit: encrypt}))
+		if tc.binding == "post" {
 			d.returnToSP(p)
-			if top, sub := sp1.checkResponse(lr.ID); top != statusSuccess || sub != "" {
-				t.Fatalf("status %q / %q; page %.500s", top, sub, p.body)
+		}
+		top, sub := sp1.checkResponse(lr.ID)
+		if tc.cbc {
+			if top != statusRequester {
+				t.Errorf("%s: status %q / %q, want Requester", tc.name, top, sub)
 			}
-			if len(sp2.gotRequests()) != 1 {
-				t.Error("SP two was not told")
+			if n := len(ti.citizenSessions(t, ti.store)); n != 1 {
+				t.Errorf("%s: %d sessions after a refused request, want the session kept", tc.name, n)
 			}
-			assertSignedOut(t, ti, ti.store, sp1, b)
-			nid, idx = sp1.signIn(b)
 			continue
 		}
-		p := d.run(sp1.send(d, lr, sloSend{binding: "redirect", key: sp1.key, edit: encrypt}))
-		if top, sub := sp1.checkResponse(lr.ID); top != statusSuccess || sub != "" {
-			t.Fatalf("sibling EncryptedKey: status %q / %q; page %.500s", top, sub, p.body)
+		if top != statusSuccess || sub != "" {
+			t.Fatalf("%s: status %q / %q; page %.500s", tc.name, top, sub, p.body)
+		}
+		if !tc.sibling && len(sp2.gotRequests()) != 1 {
+			t.Error("SP two was not told")
 		}
 		assertSignedOut(t, ti, ti.store, sp1, b)
+		nid, idx = sp1.signIn(b)
 	}
 }
 
