@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fsnotify/fsnotify"
 )
 
 const (
@@ -33,6 +35,9 @@ type DirOptions struct {
 	Logger *slog.Logger
 	// Now is the clock for validUntil checks; nil means time.Now.
 	Now func() time.Time
+	// Watch makes Run also rescan soon after the directory changes (see Run). The server
+	// sets it; without it Run rescans every Interval only.
+	Watch bool
 }
 
 // DirSource serves SP metadata loaded from the *.xml files directly inside a directory (dot
@@ -43,6 +48,7 @@ type DirOptions struct {
 type DirSource struct {
 	dir      string
 	interval time.Duration
+	watch    bool
 	log      *slog.Logger
 	now      func() time.Time
 
@@ -75,6 +81,7 @@ func NewDirSource(o DirOptions) *DirSource {
 	d := &DirSource{
 		dir:      o.Dir,
 		interval: o.Interval,
+		watch:    o.Watch,
 		log:      o.Logger,
 		now:      o.Now,
 		files:    map[string]*fileState{},
@@ -92,15 +99,69 @@ func NewDirSource(o DirOptions) *DirSource {
 	return d
 }
 
-// Run calls Refresh every Interval until ctx is done. Problems are logged by Refresh.
+// Run calls Refresh every Interval until ctx is done and, with DirOptions.Watch, also soon
+// after the directory changes: a watch on it (inotify and the like, through fsnotify) notices a file written,
+// renamed or removed, and after a short settling time (a writer's Create and Writes come
+// as several events) the directory is rescanned, so a metadata file an administrator drops in
+// is in use within a fraction of a second. The periodic rescan stays: watches miss changes
+// on network file systems and behind the symlink swaps of Kubernetes ConfigMap volumes, and a
+// directory that does not exist yet cannot be watched (Run keeps trying to add it). Problems
+// are logged by Refresh.
 func (d *DirSource) Run(ctx context.Context) {
 	t := time.NewTicker(d.interval)
 	defer t.Stop()
+	var w *fsnotify.Watcher
+	if d.watch {
+		var err error
+		if w, err = fsnotify.NewWatcher(); err != nil {
+			d.log.Warn("sp metadata: no directory watch, rescanning every interval only", "err", err)
+			w = nil
+		} else {
+			defer w.Close()
+		}
+	}
+	watching := false
+	watch := func() {
+		if w != nil && !watching {
+			watching = w.Add(d.dir) == nil
+		}
+	}
+	watch()
+	var events <-chan fsnotify.Event
+	var watchErrs <-chan error
+	if w != nil {
+		events, watchErrs = w.Events, w.Errors
+	}
+	// settle is armed by an event and fires once the directory has been quiet for
+	// settleTime; nil when no change is pending.
+	const settleTime = 100 * time.Millisecond
+	var settle <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			watch()
+			_ = d.Refresh(ctx)
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if ev.Name == d.dir && ev.Has(fsnotify.Remove|fsnotify.Rename) {
+				watching = false // the directory itself went away: re-add it when it is back
+			}
+			settle = time.After(settleTime)
+		case err, ok := <-watchErrs:
+			if !ok {
+				watchErrs = nil
+				continue
+			}
+			// An overflowed event queue means changes were lost: rescan now.
+			d.log.Warn("sp metadata: directory watch", "err", err)
+			settle = time.After(settleTime)
+		case <-settle:
+			settle = nil
 			_ = d.Refresh(ctx)
 		}
 	}

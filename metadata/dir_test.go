@@ -487,3 +487,54 @@ func TestDirSourceRun(t *testing.T) {
 		<-done // Run returns once ctx is done
 	})
 }
+
+// TestDirSourceWatch: with Watch, Run loads a new file, a changed one and a removal within
+// moments, although the periodic rescan (an hour here) never comes.
+func TestDirSourceWatch(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	src := NewDirSource(DirOptions{Dir: dir, Interval: time.Hour, Now: testNow, Logger: testLogger(t), Watch: true})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { src.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not seen within 5 s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	known := func(id string) func() bool {
+		return func() bool { _, err := src.Lookup(id); return err == nil }
+	}
+	// The watch is set up by Run itself; a file written before it is caught by the first
+	// event after it, so keep writing until the first load shows.
+	path := filepath.Join(dir, "sp.xml")
+	deadline := time.Now().Add(5 * time.Second)
+	for !known(spOne)() {
+		if err := os.WriteFile(path, crewjamSP(t, "sp-one", false, nil), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("new file: not loaded within 5 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// A writer that renames a finished temporary file into place (*.tmp is ignored).
+	tmp := filepath.Join(dir, "sp.xml.tmp")
+	if err := os.WriteFile(tmp, crewjamSP(t, "sp-two", false, nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("replaced file", func() bool { return known("https://sp-two.test/saml/metadata")() && !known(spOne)() })
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("removed file", func() bool { return len(src.Entities()) == 0 })
+}

@@ -143,7 +143,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 		go background(ctx)
 	}
 
-	sps := metadata.NewDirSource(metadata.DirOptions{Dir: cfg.SPMetadataDir(), Interval: cfg.SPMetadata.PollInterval, Logger: logger})
+	sps := metadata.NewDirSource(metadata.DirOptions{Dir: cfg.SPMetadataDir(), Interval: cfg.SPMetadata.PollInterval, Logger: logger, Watch: true})
 	spSrc, err := buildSPSources(cfg, sps, logger, logger.With("log", "audit"))
 	if err != nil {
 		return err
