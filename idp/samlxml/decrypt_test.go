@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/beevik/etree"
@@ -125,7 +126,9 @@ func TestDecryptDataRefuses(t *testing.T) {
 	set("aes128-cbc", func(e *encData) { e.dataAlg = EncAES128CBC })
 	set("tripledes", func(e *encData) { e.dataAlg = "http://www.w3.org/2001/04/xmlenc#tripledes-cbc" })
 	set("rsa-1_5", func(e *encData) { e.keyAlg, e.ekValue = "http://www.w3.org/2001/04/xmlenc#rsa-1_5", pkcs1 })
-	set("md5 digest", func(e *encData) { e.keyMethod = `<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#md5"/>` })
+	set("md5 digest", func(e *encData) {
+		e.keyMethod = `<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#md5"/>`
+	})
 	set("two digests", func(e *encData) {
 		e.keyMethod = `<ds:DigestMethod Algorithm="` + digSHA1 + `"/><ds:DigestMethod Algorithm="` + digSHA1 + `"/>`
 	})
@@ -203,4 +206,66 @@ func (c *countingKey) Public() crypto.PublicKey { return c.k.Public() }
 func (c *countingKey) Decrypt(r io.Reader, msg []byte, opts crypto.DecrypterOpts) ([]byte, error) {
 	c.n++
 	return c.k.Decrypt(r, msg, opts)
+}
+
+// FuzzDecryptData mutates a valid EncryptedData as text: whatever comes in, DecryptData
+// does not panic, fails only with ErrDecrypt, and succeeds only for a document that still
+// names allowed algorithms and yields the original plaintext (the GCM tag authenticates it).
+func FuzzDecryptData(f *testing.F) {
+	k := fuzzKey()
+	plain := []byte(`<saml:NameID xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">n</saml:NameID>`)
+	ek, ct := sealGCMKey(&k.PublicKey, 16, plain)
+	good := encData{dataAlg: EncAES128GCM, keyAlg: keyRSAOAEPMGF1P, ekValue: ek, ctValue: ct}.xml()
+	f.Add(good)
+	f.Add(strings.Replace(good, EncAES128GCM, EncAES256CBC, 1))
+	f.Add(strings.Replace(good, keyRSAOAEPMGF1P, "http://www.w3.org/2001/04/xmlenc#rsa-1_5", 1))
+	f.Add(strings.Replace(good, "<ds:KeyInfo>", "<ds:KeyInfo><ds:KeyInfo>", 1))
+	f.Fuzz(func(t *testing.T, x string) {
+		doc := etree.NewDocument()
+		if err := doc.ReadFromString(x); err != nil || doc.Root() == nil {
+			return
+		}
+		got, err := DecryptData(doc.Root(), []crypto.Decrypter{k})
+		if err != nil {
+			if !errors.Is(err, ErrDecrypt) || err.Error() != ErrDecrypt.Error() {
+				t.Fatalf("error %v is not the one ErrDecrypt", err)
+			}
+			return
+		}
+		if string(got) != string(plain) {
+			t.Fatalf("decrypted %q, want the original plaintext", got)
+		}
+		if em := doc.Root().SelectElement("EncryptionMethod"); em == nil || contentKeySize[em.SelectAttrValue("Algorithm", "")] == 0 {
+			t.Fatalf("decrypted although the content algorithm is not allowed: %s", x)
+		}
+		if km := doc.Root().FindElement("./KeyInfo/EncryptedKey/EncryptionMethod"); km == nil ||
+			(km.SelectAttrValue("Algorithm", "") != keyRSAOAEPMGF1P && km.SelectAttrValue("Algorithm", "") != keyRSAOAEP11) {
+			t.Fatalf("decrypted although the key transport is not allowed: %s", x)
+		}
+	})
+}
+
+// fuzzKey is one RSA key for every fuzz iteration (generation is slow).
+var fuzzKey = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+// sealGCMKey is sealGCM without a testing.T (for the fuzz seed corpus), with RSA-OAEP-SHA1.
+func sealGCMKey(pub *rsa.PublicKey, size int, plain []byte) (ek, ct []byte) {
+	key := make([]byte, size)
+	_, _ = rand.Read(key)
+	block, _ := aes.NewCipher(key)
+	g, _ := cipher.NewGCM(block)
+	iv := make([]byte, g.NonceSize())
+	_, _ = rand.Read(iv)
+	ct = g.Seal(iv, iv, plain, nil)
+	ek, err := rsa.EncryptOAEPWithOptions(rand.Reader, pub, key, &rsa.OAEPOptions{Hash: crypto.SHA1, MGFHash: crypto.SHA1})
+	if err != nil {
+		panic(err)
+	}
+	return ek, ct
 }
