@@ -132,6 +132,10 @@ func cmdBenchSSO(ctx context.Context, exe string, args []string, stdout, stderr 
 	if err != nil {
 		return err
 	}
+	sigs0, sigCPU0, err := b.signatureCounts(ctx)
+	if err != nil {
+		return err
+	}
 	lat := make([]time.Duration, *n)
 	bodies := make([][]byte, *n)
 	var next int
@@ -178,6 +182,8 @@ func cmdBenchSSO(ctx context.Context, exe string, args []string, stdout, stderr 
 	wg.Wait()
 	wall := time.Since(start)
 	cpu1, err := procCPU(b.cmd.Process.Pid)
+	sigs1, sigCPU1, serr := b.signatureCounts(ctx)
+	err = errors.Join(err, serr)
 	close(stopSig)
 	underLoad := <-loadedSig
 	if err != nil {
@@ -220,6 +226,15 @@ func cmdBenchSSO(ctx context.Context, exe string, args []string, stdout, stderr 
 	}
 	fmt.Fprintf(stdout, "ratio (parallel)  %.2f × the raw signatures made %d at a time, as the server makes them (%s each)\n",
 		float64(perSSO)/(float64(sigs)*float64(par)), runtime.GOMAXPROCS(0), par.Round(time.Microsecond))
+	// The server's own count: the CPU its signing threads spent inside the signatures it made
+	// during the timed part, against all the CPU it spent. Both are read in the same process
+	// over the same interval, so neither other load nor the clock speed of the moment moves
+	// the one without the other.
+	if dn, dcpu := sigs1-sigs0, sigCPU1-sigCPU0; dn > 0 && dcpu > 0 {
+		fmt.Fprintf(stdout, "in the server     %.2f signatures per SSO at %s each; the signatures are %.1f %% of its CPU\n",
+			float64(dn)/float64(*n), (dcpu / time.Duration(dn)).Round(time.Microsecond), 100*float64(dcpu)/float64(cpu1-cpu0))
+		fmt.Fprintf(stdout, "ratio (server)    %.2f × the signatures it made, timed where it made them (target ≤ 1.18)\n", float64(cpu1-cpu0)/float64(dcpu))
+	}
 	return nil
 }
 
@@ -298,6 +313,41 @@ func parallelSignCPU(k crypto.Signer, n, reps int) (time.Duration, error) {
 	return sum / time.Duration(n), nil
 }
 
+// signatureCounts reads atea_signatures_total and atea_signature_cpu_seconds_total from the
+// server's /metrics.
+func (b *bench) signatureCounts(ctx context.Context) (int64, time.Duration, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.metricsURL, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, fmt.Errorf("server metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	var n int64
+	var cpu time.Duration
+	found := 0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "atea_signatures_total":
+			n, found = int64(v), found+1
+		case "atea_signature_cpu_seconds_total":
+			cpu, found = time.Duration(v*float64(time.Second)), found+1
+		}
+	}
+	if found != 2 {
+		return 0, 0, errors.New("server metrics: no signature counters")
+	}
+	return n, cpu, sc.Err()
+}
+
 // procCPU reads user+system CPU time of a process from /proc/<pid>/stat (fields 14, 15).
 func procCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -326,6 +376,7 @@ type bench struct {
 	sp             *saml.ServiceProvider
 	mu             sync.Mutex
 	cpuProfile     string
+	metricsURL     string // the server's /metrics, for the signatures it counts
 }
 
 const benchDNI, benchPassword = "12345678Z", "bench password 1"
@@ -353,7 +404,12 @@ func (b *bench) prepare(ctx context.Context, alg, profile string) error {
 	}
 	b.base = "http://127.0.0.1:" + strconv.Itoa(port)
 	sign := map[string]string{"both": "both", "response": "response", "assertion": "assertion"}[profile]
-	cfg := fmt.Sprintf("saml:\n  sign: %s\nlog:\n  level: error\ndemo:\n  enabled: false\nkeys:\n  algorithm: %s\n", sign, alg)
+	mport, err := freePort()
+	if err != nil {
+		return err
+	}
+	b.metricsURL = "http://127.0.0.1:" + strconv.Itoa(mport) + "/metrics"
+	cfg := fmt.Sprintf("saml:\n  sign: %s\nlog:\n  level: error\ndemo:\n  enabled: false\nkeys:\n  algorithm: %s\nmetrics:\n  listen: 127.0.0.1:%d\n", sign, alg, mport)
 	cfgPath := filepath.Join(b.dir, "atea.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err

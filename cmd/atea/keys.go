@@ -158,8 +158,8 @@ func ringOptions(cfg *config.Config) keys.RingOptions {
 
 // ringSigner returns the response and metadata signer for the ring's current key. The
 // default rsa-sha256 becomes ecdsa-sha256 for an ECDSA key, so a rollover to an ECDSA key
-// needs no configuration change.
-func ringSigner(cfg *config.Config, k *keys.Key) (*samlxml.Signer, error) {
+// needs no configuration change. With acct, its signatures are counted (serve's metrics).
+func ringSigner(cfg *config.Config, k *keys.Key, acct *keys.SignCPU) (*samlxml.Signer, error) {
 	sigAlg, err := samlxml.AlgorithmByName(cfg.SAML.SignatureAlgorithm)
 	if err != nil {
 		return nil, err
@@ -167,7 +167,11 @@ func ringSigner(cfg *config.Config, k *keys.Key) (*samlxml.Signer, error) {
 	if k.Cert.PublicKeyAlgorithm == x509.ECDSA && cfg.SAML.SignatureAlgorithm == config.Default().SAML.SignatureAlgorithm {
 		sigAlg = samlxml.AlgECDSASHA256
 	}
-	return samlxml.NewSigner(k.Signer, k.Cert, sigAlg)
+	key := k.Signer
+	if acct != nil {
+		key = acct.Wrap(key)
+	}
+	return samlxml.NewSigner(key, k.Cert, sigAlg)
 }
 
 // metadataConfig maps the metadata and eidas settings onto the IdP's.

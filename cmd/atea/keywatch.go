@@ -90,21 +90,22 @@ func summarize(r *keys.Ring) []keySummary {
 
 // newKeyWatcher watches the ring of cfg for srv, which serves ring, read from the state
 // file stamp (taken before the ring was opened, so a change in between is picked up).
-func newKeyWatcher(cfg *config.Config, srv keySetter, ring *keys.Ring, stamp ringStamp, log *slog.Logger) *keyWatcher {
+func newKeyWatcher(cfg *config.Config, srv keySetter, ring *keys.Ring, stamp ringStamp, acct *keys.SignCPU, log *slog.Logger) *keyWatcher {
 	interval := cfg.SPMetadata.PollInterval
 	if interval <= 0 {
 		interval = config.Default().SPMetadata.PollInterval
 	}
 	return &keyWatcher{
 		dir: cfg.KeyRingDir(), interval: interval, target: srv, log: log.With("component", "keyring"),
-		build: func(r *keys.Ring) (idp.KeySet, error) { return ringKeySet(cfg, r) },
+		build: func(r *keys.Ring) (idp.KeySet, error) { return ringKeySet(cfg, r, acct) },
 		stamp: stamp, loaded: summarize(ring),
 	}
 }
 
-// ringKeySet is the ring's key set, signed with its current key as configured.
-func ringKeySet(cfg *config.Config, r *keys.Ring) (idp.KeySet, error) {
-	signer, err := ringSigner(cfg, r.Current)
+// ringKeySet is the ring's key set, signed with its current key as configured (and counted
+// by acct when not nil).
+func ringKeySet(cfg *config.Config, r *keys.Ring, acct *keys.SignCPU) (idp.KeySet, error) {
+	signer, err := ringSigner(cfg, r.Current, acct)
 	if err != nil {
 		return idp.KeySet{}, err
 	}

@@ -78,8 +78,8 @@ func TestKeyWatcher(t *testing.T) {
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	a, b := newFakeSetter(), newFakeSetter()
-	wa := newKeyWatcher(cfg, a, ring, stamp, log)
-	wb := newKeyWatcher(cfg, b, ring, stamp, log)
+	wa := newKeyWatcher(cfg, a, ring, stamp, nil, log)
+	wb := newKeyWatcher(cfg, b, ring, stamp, nil, log)
 	ctx := t.Context()
 	// The state file was created after the stamp, but holds the keys already in use.
 	if wa.check(ctx, false) || a.calls() != 0 {
@@ -175,7 +175,7 @@ func TestKeyWatcherSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFakeSetter()
-	w := newKeyWatcher(cfg, f, ring, stamp, slog.New(slog.DiscardHandler))
+	w := newKeyWatcher(cfg, f, ring, stamp, nil, slog.New(slog.DiscardHandler))
 	w.interval = time.Hour // only SIGHUP can trigger a check in this test
 	w.start(t.Context())   // registered for SIGHUP when start returns
 	if _, err := keys.GenerateNext(o, false); err != nil {

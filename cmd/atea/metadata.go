@@ -76,7 +76,7 @@ func idpMetadata(cfg *config.Config, sign bool, now time.Time) ([]byte, error) {
 	if !sign {
 		return idp.BuildMetadata(icfg, in, now)
 	}
-	signer, err := ringSigner(cfg, ring.Current)
+	signer, err := ringSigner(cfg, ring.Current, nil)
 	if err != nil {
 		return nil, err
 	}

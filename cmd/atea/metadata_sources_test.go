@@ -25,6 +25,7 @@ import (
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
 
+	"github.com/ateaidp/atea/idp/keys"
 	"github.com/ateaidp/atea/metadata"
 )
 
@@ -428,7 +429,7 @@ func TestServeMetricsEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := metricsHandler(ls.multi)
+	h, err := metricsHandler(ls.multi, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +472,7 @@ func TestServeMetricsListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr, stop, err := serveMetrics(t.Context(), "127.0.0.1:0", m, slog.New(slog.DiscardHandler))
+	addr, stop, err := serveMetrics(t.Context(), "127.0.0.1:0", m, &keys.SignCPU{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +482,8 @@ func TestServeMetricsListener(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	if !strings.Contains(string(body), `atea_metadata_source_entities{source="directory"} 0`) {
+	if !strings.Contains(string(body), `atea_metadata_source_entities{source="directory"} 0`) ||
+		!strings.Contains(string(body), "atea_signatures_total 0") || !strings.Contains(string(body), "atea_signature_cpu_seconds_total 0") {
 		t.Errorf("/metrics = %s", body)
 	}
 	if r, err := http.Get("http://" + addr + "/saml/metadata"); err != nil || r.StatusCode != http.StatusNotFound {

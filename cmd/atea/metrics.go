@@ -9,16 +9,34 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ateaidp/atea/idp/keys"
 	"github.com/ateaidp/atea/idp/metrics"
 	"github.com/ateaidp/atea/metadata"
 )
 
-// metricsHandler is the /metrics mux of `atea serve`: the Go and process collectors and the
-// per-source SP metadata figures, read from sources at every scrape.
-func metricsHandler(sources metadata.StatusReporter) (http.Handler, error) {
+// metricsHandler is the /metrics mux of `atea serve`: the Go and process collectors, the
+// per-source SP metadata figures, read from sources at every scrape, and the signatures made
+// with their CPU time (sig; nil leaves them out).
+func metricsHandler(sources metadata.StatusReporter, sig *keys.SignCPU) (http.Handler, error) {
 	reg := metrics.NewRegistry()
 	if err := reg.Register(metadata.NewCollector(sources)); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	if sig != nil {
+		for _, c := range []prometheus.Collector{
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "atea_signatures_total",
+				Help: "XML and query signatures made with the IdP's signing key."},
+				func() float64 { n, _ := sig.Totals(); return float64(n) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "atea_signature_cpu_seconds_total",
+				Help: "CPU time spent inside those signatures, on the signing threads' own clocks."},
+				func() float64 { _, d := sig.Totals(); return d.Seconds() }),
+		} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("metrics: %w", err)
+			}
+		}
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler(reg))
@@ -28,8 +46,8 @@ func metricsHandler(sources metadata.StatusReporter) (http.Handler, error) {
 // serveMetrics listens on addr (metrics.listen) and serves /metrics until ctx ends or stop is
 // called; it returns the address it listens on. It is a listener of its own, never the public
 // one: metrics name the federations and SPs Atea trusts and show when their metadata fails.
-func serveMetrics(ctx context.Context, addr string, sources metadata.StatusReporter, log *slog.Logger) (bound string, stop func(), err error) {
-	h, err := metricsHandler(sources)
+func serveMetrics(ctx context.Context, addr string, sources metadata.StatusReporter, sig *keys.SignCPU, log *slog.Logger) (bound string, stop func(), err error) {
+	h, err := metricsHandler(sources, sig)
 	if err != nil {
 		return "", nil, err
 	}

@@ -152,7 +152,9 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	keySet, err := ringKeySet(cfg, ring)
+	// Every signature the server makes is counted with its CPU time (metrics, atea bench).
+	sigCPU := &keys.SignCPU{}
+	keySet, err := ringKeySet(cfg, ring, sigCPU)
 	if err != nil {
 		return err
 	}
@@ -206,7 +208,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	newKeyWatcher(cfg, srv, ring, startStamp, logger).start(watchCtx)
+	newKeyWatcher(cfg, srv, ring, startStamp, sigCPU, logger).start(watchCtx)
 	sms, err := newSender(cfg, logger)
 	if err != nil {
 		return err
@@ -226,7 +228,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	}
 	spSrc.start(ctx)
 	if cfg.Metrics.Listen != "" {
-		_, stopMetrics, err := serveMetrics(ctx, cfg.Metrics.Listen, spSrc.multi, logger)
+		_, stopMetrics, err := serveMetrics(ctx, cfg.Metrics.Listen, spSrc.multi, sigCPU, logger)
 		if err != nil {
 			return err
 		}
