@@ -251,6 +251,9 @@ type SAML struct {
 	// MaxLogoutSPs caps the participants one logout contacts (fan-out abuse); the others are
 	// reported as not signed out.
 	MaxLogoutSPs int `mapstructure:"maxLogoutSPs"`
+	// SOAPLogout accepts LogoutRequests over the SOAP back channel at /saml/slo and
+	// publishes that endpoint in the IdP metadata.
+	SOAPLogout bool `mapstructure:"soapLogout"`
 }
 
 // ClassRefLevel is one entry of saml.classMapping.

@@ -137,7 +137,6 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, p *store.PendingR
 		NotOnOrAfter: now.Add(s.cfg.AssertionLifetime),
 		Audience:     sp.EntityID,
 		AuthnInstant: sess.AuthnInstant,
-		SessionIndex: samlxml.NewID(),
 		ClassRef:     lr.ClassRef,
 		Attributes:   releaseAttributes(user, set.Attributes),
 	}
@@ -149,6 +148,8 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, p *store.PendingR
 	// SessionIndex, so the session record stays bounded by the number of SPs, not of SSOs.
 	if prev >= 0 {
 		a.SessionIndex = sess.SPs[prev].SessionIndex
+	} else {
+		a.SessionIndex = s.newSessionIndex(sess.ID, sp.EntityID) // names the session for SOAP logout (slo_soap_in.go)
 	}
 	entry := store.SPParticipation{
 		EntityID: sp.EntityID, NameID: nameID, NameIDFormat: format, SessionIndex: a.SessionIndex, At: now,

@@ -68,6 +68,9 @@ type Config struct {
 	// logout contacts (0: 20); the rest are reported as not signed out. See slo.go.
 	LogoutTimeout time.Duration
 	MaxLogoutSPs  int
+	// SOAPLogout accepts LogoutRequests over SOAP at PathSLO and publishes the SOAP
+	// SingleLogoutService in the metadata (slo_soap_in.go).
+	SOAPLogout bool
 
 	// Metadata is what the IdP metadata publishes beyond endpoints and keys (issue 6).
 	Metadata MetadataConfig
@@ -383,6 +386,7 @@ func metadataInfo(cfg Config, in MetadataInputs, now time.Time) metadata.IdPInfo
 		CacheDuration:           m.CacheDuration,
 		SSOURL:                  base + "/saml/sso",
 		SLOURL:                  base + "/saml/slo",
+		SLOSOAP:                 cfg.SOAPLogout,
 		SigningCerts:            signing,
 		EncryptionCerts:         in.EncryptionCerts,
 		EncryptionMethods:       samlxml.DecryptionMethods(), // what decryptID accepts, so SPs pick one of them

@@ -183,6 +183,10 @@ func encodeSLO(st *sloState) (map[string]string, error) {
 // handleSLO serves /saml/slo: LogoutRequests of initiating SPs and LogoutResponses of the
 // participants being told.
 func (s *Server) handleSLO(w http.ResponseWriter, r *http.Request) {
+	if isSOAP(r) {
+		s.handleSLOSOAP(w, r)
+		return
+	}
 	m, err := s.readSLOMessage(r)
 	if err != nil {
 		s.renderError(w, r, err)
@@ -219,7 +223,7 @@ func (s *Server) logoutRequest(w http.ResponseWriter, r *http.Request, m *sloMes
 		return
 	}
 	req := &sloRequest{Issuer: m.issuer, ID: id, Relay: m.relay, HasRelay: m.hasRelay}
-	if err := s.checkLogoutRequest(el); err != nil {
+	if err := s.checkLogoutRequest(el, false); err != nil {
 		s.sloRefuse(w, r, m, req, err)
 		return
 	}
@@ -275,7 +279,9 @@ func (s *Server) logoutRequest(w http.ResponseWriter, r *http.Request, m *sloMes
 
 // checkLogoutRequest applies the checks of saml-core-2.0-os §3.2.1 and §3.7.1 to a signed (or
 // allowed unsigned) LogoutRequest; failures are statusErrors for the SP.
-func (s *Server) checkLogoutRequest(el *etree.Element) error {
+// Over SOAP (soap set) Destination is optional, as saml-bindings-2.0-os §3.2 does not require
+// it; present, it must be this endpoint there too.
+func (s *Server) checkLogoutRequest(el *etree.Element, soap bool) error {
 	if v := el.SelectAttrValue("Version", ""); v != "2.0" {
 		return statusErr(samlxml.StatusVersionMismatch, "", "SAML 2.0 only", fmt.Errorf("version %q", v))
 	}
@@ -300,7 +306,7 @@ func (s *Server) checkLogoutRequest(el *etree.Element) error {
 	}
 	// Required on every request, signed or not (as for AuthnRequests in validate): a request
 	// meant for another IdP cannot be replayed here.
-	if el.SelectAttrValue("Destination", "") != s.SLOURL() {
+	if d := el.SelectAttrValue("Destination", ""); d != s.SLOURL() && (d != "" || !soap) {
 		return statusErr(samlxml.StatusRequester, samlxml.StatusRequestDenied, "Destination mismatch", errors.New("wrong Destination"))
 	}
 	return nil

@@ -44,7 +44,7 @@ func (s *Server) EndSession(ctx context.Context, id string) ([]LogoutOutcome, er
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errUnavailable, err)
 	}
-	return s.endWithoutBrowser(ctx, sess)
+	return s.endWithoutBrowser(ctx, sess, "")
 }
 
 // EndUserSessions ends every session of the user (by directory ID) and tells their
@@ -58,7 +58,7 @@ func (s *Server) EndUserSessions(ctx context.Context, userID string) (int, []Log
 	var problems []error
 	ended := 0
 	for _, sess := range sessions {
-		out, err := s.endWithoutBrowser(ctx, sess)
+		out, err := s.endWithoutBrowser(ctx, sess, "")
 		if err != nil {
 			problems = append(problems, err)
 			continue
@@ -69,7 +69,9 @@ func (s *Server) EndUserSessions(ctx context.Context, userID string) (int, []Log
 	return ended, all, errors.Join(problems...)
 }
 
-func (s *Server) endWithoutBrowser(ctx context.Context, sess store.Session) ([]LogoutOutcome, error) {
+// endWithoutBrowser ends sess and tells its participants other than except (the SP that
+// asked, when one did) over the back channel.
+func (s *Server) endWithoutBrowser(ctx context.Context, sess store.Session, except string) ([]LogoutOutcome, error) {
 	if err := s.deps.Store.DeleteSession(ctx, sess.ID); err != nil {
 		return nil, fmt.Errorf("%w: delete session: %w", errUnavailable, err)
 	}
@@ -80,9 +82,12 @@ func (s *Server) endWithoutBrowser(ctx context.Context, sess store.Session) ([]L
 		return nil, fmt.Errorf("%w: %w", errUnavailable, err)
 	}
 	st := sloState{UserID: sess.UserID}
-	for i, p := range sess.SPs {
+	for _, p := range sess.SPs {
+		if p.EntityID == except {
+			continue
+		}
 		t := sloTarget{EntityID: p.EntityID, NameID: p.NameID, NameIDFormat: p.NameIDFormat, SessionIndex: p.SessionIndex, State: tPending}
-		if i >= s.maxLogoutSPs() {
+		if len(st.Targets) >= s.maxLogoutSPs() {
 			t.State = tSkipped
 		}
 		st.Targets = append(st.Targets, t)

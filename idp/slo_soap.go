@@ -111,30 +111,47 @@ func (s *Server) soapLogout(ctx context.Context, sp *metadata.SP, ep metadata.En
 // soapLogoutResponse takes the samlp:LogoutResponse out of a SOAP 1.1 envelope. A signed one
 // must verify with the SP's keys; an unsigned one is accepted because the answer came on the
 // connection Atea opened to the endpoint in the SP's metadata (saml-bindings-2.0-os §3.2.3.2
-// lets the transport authenticate SOAP messages). Namespace declarations of the envelope
-// are copied onto the element so it stands alone; exclusive C14N renders only the visibly
-// used ones, so this does not change what the signature covers.
+// lets the transport authenticate SOAP messages).
 func soapLogoutResponse(body []byte, sp *metadata.SP, s *Server) (*etree.Element, error) {
-	if err := xmlsig.GateCheck(body, xmlgate.ProtocolLimits()); err != nil {
+	el, raw, err := soapPayload(body, "LogoutResponse")
+	if err != nil {
 		return nil, fmt.Errorf("SOAP response: %w", err)
+	}
+	if !hasEnvelopedSignature(raw) {
+		return el, nil
+	}
+	verified, err := xmlsig.VerifyEnveloped(raw, sp.SigningCerts, s.now)
+	if err != nil {
+		return nil, fmt.Errorf("SOAP LogoutResponse signature: %w", err)
+	}
+	return verified, nil
+}
+
+// soapPayload takes the one samlp:<local> out of the Body of a SOAP 1.1 envelope, gated
+// like any inbound XML, and returns it standing alone, with its bytes. Namespace declarations
+// of the envelope are copied onto the element so it stands alone; exclusive C14N renders only
+// the visibly used ones, so this does not change what a signature covers.
+func soapPayload(body []byte, local string) (*etree.Element, []byte, error) {
+	if err := xmlsig.GateCheck(body, xmlgate.ProtocolLimits()); err != nil {
+		return nil, nil, err
 	}
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(body); err != nil || doc.Root() == nil {
-		return nil, errors.New("SOAP response does not parse")
+		return nil, nil, errors.New("does not parse")
 	}
 	envEl := doc.Root()
 	if envEl.Tag != "Envelope" || envEl.NamespaceURI() != nsSOAP11 {
-		return nil, errors.New("not a SOAP 1.1 envelope")
+		return nil, nil, errors.New("not a SOAP 1.1 envelope")
 	}
 	bodyEl := child(envEl, nsSOAP11, "Body")
 	if bodyEl == nil {
-		return nil, errors.New("SOAP envelope without Body")
+		return nil, nil, errors.New("SOAP envelope without Body")
 	}
-	lr := child(bodyEl, nsSAMLP, "LogoutResponse")
-	if lr == nil {
-		return nil, errors.New("SOAP Body holds no LogoutResponse")
+	kids := bodyEl.ChildElements()
+	if len(kids) != 1 || kids[0].Tag != local || kids[0].NamespaceURI() != nsSAMLP {
+		return nil, nil, fmt.Errorf("SOAP Body does not hold one samlp:%s", local)
 	}
-	el := lr.Copy()
+	el := kids[0].Copy()
 	for _, anc := range []*etree.Element{bodyEl, envEl} {
 		for _, a := range anc.Attr {
 			if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
@@ -148,14 +165,7 @@ func soapLogoutResponse(body []byte, sp *metadata.SP, s *Server) (*etree.Element
 	out.SetRoot(el)
 	raw, err := out.WriteToBytes()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if !hasEnvelopedSignature(raw) {
-		return el, nil
-	}
-	verified, err := xmlsig.VerifyEnveloped(raw, sp.SigningCerts, s.now)
-	if err != nil {
-		return nil, fmt.Errorf("SOAP LogoutResponse signature: %w", err)
-	}
-	return verified, nil
+	return el, raw, nil
 }

@@ -57,6 +57,8 @@ type IdPInfo struct {
 	SSOURL string
 	// SLOURL is the SingleLogoutService location for both bindings ("" publishes none).
 	SLOURL string
+	// SLOSOAP publishes SLOURL for the SOAP binding too.
+	SLOSOAP bool
 	// SigningCerts are published as KeyDescriptor use="signing", in order (at least one;
 	// current, next and previous during a key rollover).
 	SigningCerts []*x509.Certificate
@@ -253,6 +255,9 @@ func buildIdP(info IdPInfo) (head, tail []byte, err error) {
 	if info.SLOURL != "" {
 		w.empty("md:SingleLogoutService", "Binding", BindingHTTPRedirect, "Location", info.SLOURL)
 		w.empty("md:SingleLogoutService", "Binding", BindingHTTPPost, "Location", info.SLOURL)
+		if info.SLOSOAP {
+			w.empty("md:SingleLogoutService", "Binding", BindingSOAP, "Location", info.SLOURL)
+		}
 	}
 	for _, f := range info.NameIDFormats {
 		w.text("md:NameIDFormat", f)

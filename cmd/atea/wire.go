@@ -73,5 +73,6 @@ func idpConfig(c *config.Config) (idp.Config, error) {
 		SPs:                   sps,
 		LogoutTimeout:         c.SAML.LogoutTimeout,
 		MaxLogoutSPs:          c.SAML.MaxLogoutSPs,
+		SOAPLogout:            c.SAML.SOAPLogout,
 	}, nil
 }
