@@ -127,12 +127,15 @@ func soapLogoutResponse(body []byte, sp *metadata.SP, s *Server) (*etree.Element
 	return verified, nil
 }
 
-// soapPayload takes the one samlp:<local> out of the Body of a SOAP 1.1 envelope, gated
-// like any inbound XML, and returns it standing alone, with its bytes. Namespace declarations
-// of the envelope are copied onto the element so it stands alone; exclusive C14N renders only
-// the visibly used ones, so this does not change what a signature covers.
+// soapPayload takes the one samlp:<local> out of the Body of a SOAP 1.1 envelope and
+// returns it standing alone, with its bytes. The envelope passes the gate with
+// SOAPEnvelopeLimits (pysaml2 rebinds its ns0 prefix from the envelope's namespace to
+// samlp's); the message, serialised alone, passes it again with ProtocolLimits, so every rule
+// holds for what is read and verified. Namespace declarations of the envelope are copied onto
+// the element so it stands alone; exclusive C14N renders only the visibly used ones, so this
+// does not change what a signature covers.
 func soapPayload(body []byte, local string) (*etree.Element, []byte, error) {
-	if err := xmlsig.GateCheck(body, xmlgate.ProtocolLimits()); err != nil {
+	if err := xmlsig.GateCheck(body, xmlgate.SOAPEnvelopeLimits()); err != nil {
 		return nil, nil, err
 	}
 	doc := etree.NewDocument()
@@ -165,6 +168,9 @@ func soapPayload(body []byte, local string) (*etree.Element, []byte, error) {
 	out.SetRoot(el)
 	raw, err := out.WriteToBytes()
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := xmlsig.GateCheck(raw, xmlgate.ProtocolLimits()); err != nil {
 		return nil, nil, err
 	}
 	return el, raw, nil

@@ -81,10 +81,12 @@ func (s *Server) sessionIndexAEAD(spEntityID string) cipher.AEAD {
 }
 
 // isSOAP reports whether a POST to /saml/slo is a SOAP message rather than the HTTP-POST
-// binding's form: SOAP 1.1 travels as text/xml (saml-bindings-2.0-os §3.2.3).
+// binding's form: SOAP 1.1 travels as text/xml (saml-bindings-2.0-os §3.2.3), and pysaml2
+// sends its SOAP 1.1 envelopes as application/soap+xml (SOAP 1.2's type); the envelope's
+// namespace decides what is accepted (soapPayload: 1.1 only).
 func isSOAP(r *http.Request) bool {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return r.Method == http.MethodPost && err == nil && mt == "text/xml"
+	return r.Method == http.MethodPost && err == nil && (mt == "text/xml" || mt == "application/soap+xml")
 }
 
 // handleSLOSOAP answers one SOAP LogoutRequest.

@@ -63,6 +63,9 @@ func startAtea(ctx context.Context, ps *procs, binary, dir string, port int, spS
 	// The card comes first in secondFactors.order; the demo citizen has none, so the SMS
 	// code is asked. Say so explicitly: the step-up check reads the code from the outbox.
 	cfg.WriteString("secondFactors:\n  order: [smsotp, coordcard]\n")
+	// LogoutRequests over SOAP too (the pysaml2-soap stack); the metadata then offers SOAP,
+	// which the other stacks must leave alone for the front channel.
+	cfg.WriteString("saml:\n  soapLogout: true\n")
 	if len(spSettings) > 0 {
 		cfg.WriteString("serviceProviders:\n")
 		for _, s := range spSettings {

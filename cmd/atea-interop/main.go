@@ -204,7 +204,8 @@ type suiteArgs struct {
 func stacks(ports map[string]int) []*spStack {
 	return []*spStack{
 		shibbolethSP("shibboleth", ports["shibboleth"]),
-		pysaml2SP("pysaml2", ports["pysaml2"]),
+		pysaml2SP("pysaml2", ports["pysaml2"], "front"),
+		pysaml2SP("pysaml2-soap", ports["pysaml2-soap"], "soap"),
 		nodeSP("node-saml", ports["node-saml"]),
 		crewjamSP("crewjam", ports["crewjam"], false),
 		withAfter(crewjamSP("stepup", ports["stepup"], true), "crewjam"),

@@ -11,8 +11,10 @@ import (
 
 // pysaml2SP is Debian's python3-pysaml2 (with xmlsec1) in the small http.server app of
 // .ci/interop/pysaml2/sp.py: it reads Atea's metadata file, asks for an emailAddress NameID,
-// signs its requests with RSA-SHA256 and requires a signed Response.
-func pysaml2SP(name string, port int) *spStack {
+// signs its requests with RSA-SHA256 and requires a signed Response. sloBinding is "front"
+// (logout through the browser) or "soap" (pysaml2 posts a signed LogoutRequest to Atea over
+// the back channel and reads the signed LogoutResponse; Atea's saml.soapLogout).
+func pysaml2SP(name string, port int, sloBinding string) *spStack {
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	s := &spStack{
 		name:      name,
@@ -39,7 +41,8 @@ func pysaml2SP(name string, port int) *spStack {
 		}
 		// Debian's python, not whatever python3 comes first on PATH (pyenv and the like).
 		cmd := exec.Command("/usr/bin/python3", filepath.Join(e.support, "pysaml2", "sp.py"),
-			"--port", strconv.Itoa(port), "--idp-metadata", mdPath, "--key", keyPath, "--cert", certPath)
+			"--port", strconv.Itoa(port), "--idp-metadata", mdPath, "--key", keyPath, "--cert", certPath,
+			"--slo-binding", sloBinding)
 		cmd.Dir = e.dir
 		pr, err := e.ps.start(name, cmd)
 		if err != nil {

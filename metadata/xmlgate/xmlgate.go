@@ -68,6 +68,10 @@ type Limits struct {
 	// AllowComments permits comments. Peers' protocol messages never need them (R1), and comment
 	// injection is the Duo Labs 2018 truncation attack (SECURITY.md §2.4).
 	AllowComments bool
+	// AllowPrefixRebinding permits a prefix bound to a SAML, DSig or XMLEnc namespace to be
+	// bound elsewhere to another URI (R1 refuses it). Only for a wrapper whose payload is
+	// gated again on its own with the rule on: see SOAPEnvelopeLimits.
+	AllowPrefixRebinding bool
 }
 
 // ProtocolLimits returns the limits for SAML protocol messages from peers (SECURITY.md §2.9): a
@@ -83,6 +87,17 @@ func ProtocolLimits() Limits {
 		MaxAttrValueLen: 16 << 10,
 		AllowComments:   false,
 	}
+}
+
+// SOAPEnvelopeLimits returns the limits for a SOAP envelope around a protocol message:
+// ProtocolLimits, with prefix rebinding allowed, because pysaml2 writes its envelopes as
+// <ns0:Envelope xmlns:ns0="…soap/envelope/"> around <ns0:LogoutRequest xmlns:ns0="…protocol">.
+// The caller must take the message out, serialise it standing alone and gate that with
+// ProtocolLimits before reading or verifying anything in it.
+func SOAPEnvelopeLimits() Limits {
+	l := ProtocolLimits()
+	l.AllowPrefixRebinding = true
+	return l
 }
 
 // MetadataLimits returns the limits for SP and hub metadata documents. Aggregates may be larger
@@ -445,7 +460,7 @@ func (g *gate) declare(prefix, uri string) error {
 		g.bindings[prefix] = set
 	}
 	set[uri] = struct{}{}
-	if len(set) > 1 {
+	if len(set) > 1 && !g.lim.AllowPrefixRebinding {
 		for u := range set {
 			if protected(u) {
 				return reject("SAML, DSig or XMLEnc namespace prefix rebound")

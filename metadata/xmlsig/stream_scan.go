@@ -1015,7 +1015,7 @@ func (s *scanner) declare(prefix, uri string) error {
 		u.multi = true
 	}
 	u.protected = u.protected || protectedNS(uri)
-	if u.multi && u.protected {
+	if u.multi && u.protected && !s.lim.AllowPrefixRebinding {
 		return gateErr("SAML, DSig or XMLEnc namespace prefix rebound")
 	}
 	return nil

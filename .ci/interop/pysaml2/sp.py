@@ -2,13 +2,15 @@
 """A small SP for Atea's interoperability suite: Debian's python3-pysaml2 (with xmlsec1)
 behind http.server, on 127.0.0.1 only. Started by cmd/atea-interop:
 
-    sp.py --port P --idp-metadata FILE --key FILE --cert FILE
+    sp.py --port P --idp-metadata FILE --key FILE --cert FILE [--slo-binding front|soap]
 
 Pages (the markers cmd/atea-interop looks for):
   /metadata   the SP's metadata (pysaml2's generator)
   /protected  a sign-in is required; shows <pre id="sp-result"> NameID, format, class, attributes
   /acs        HTTP-POST AssertionConsumerService
-  /logout     SP-initiated logout (signed LogoutRequest, the binding Atea's metadata offers)
+  /logout     SP-initiated logout (signed LogoutRequest): with --slo-binding front (the
+              default) over HTTP-Redirect or HTTP-POST, with soap over the SOAP back channel
+              (pysaml2 posts it itself and reads the LogoutResponse) -> id="sp-loggedout"
   /slo        LogoutResponse, HTTP-Redirect or HTTP-POST -> id="sp-loggedout"
 """
 
@@ -22,7 +24,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, BINDING_SOAP
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import create_metadata_string
@@ -35,6 +37,9 @@ COOKIE = "pysaml2sp_session"
 
 def make_client(args):
     base = "http://127.0.0.1:%d" % args.port
+    # pysaml2 tries SOAP first for logout whenever the IdP offers it (its _SRPA default);
+    # the operator's choice is preferred_binding.
+    slo_bindings = [BINDING_HTTP_REDIRECT, BINDING_HTTP_POST]
     conf = SPConfig()
     conf.load(
         {
@@ -66,6 +71,11 @@ def make_client(args):
             "encryption_keypairs": [{"key_file": args.key, "cert_file": args.cert}],
             "xmlsec_binary": "/usr/bin/xmlsec1",
             "metadata": {"local": [args.idp_metadata]},
+            "preferred_binding": {
+                "single_logout_service": slo_bindings,
+                "assertion_consumer_service": [BINDING_HTTP_POST],
+                "single_sign_on_service": [BINDING_HTTP_REDIRECT, BINDING_HTTP_POST],
+            },
             # pysaml2 allows no clock skew by default; Atea back-dates NotBefore instead.
         }
     )
@@ -147,6 +157,8 @@ class Handler(BaseHTTPRequestHandler):
             sess, _ = self.session()
             if not sess:
                 return self.error_page("no session to log out")
+            if self.server.slo_binding == "soap":
+                return self.soap_logout(sess)
             try:
                 out = client.global_logout(sess["name_id"], sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256)
             except Exception as e:  # pysaml2 raises many kinds; the page says which
@@ -223,6 +235,83 @@ class Handler(BaseHTTPRequestHandler):
             [("Set-Cookie", "%s=; Path=/; Max-Age=0" % COOKIE)],
         )
 
+    def soap_logout(self, sess):
+        """SP-initiated logout over SOAP. pysaml2 writes, signs and posts the LogoutRequest
+        (create_logout_request, apply_binding, send: what its do_logout does). It cannot check
+        the answer: parse_soap_enveloped_saml_thingy re-serialises the payload with
+        ElementTree, renaming every prefix (ns0, ns1, ...), so no signature written by anyone
+        else verifies. xmlsec1 checks the LogoutResponse in the envelope as received instead."""
+        client, idp = self.server.client, self.server.idp
+        srvs = client.metadata.single_logout_service(idp, BINDING_SOAP, "idpsso")
+        locs = [s["location"] for s in (srvs or {}).get(BINDING_SOAP, [])] if isinstance(srvs, dict) else [s["location"] for s in srvs or []]
+        if not locs:
+            return self.error_page("the IdP metadata offers no SOAP SingleLogoutService")
+        info = client.users.get_info_from(sess["name_id"], idp, False) or {}
+        idx = info.get("session_index")
+        try:
+            req_id, req = client.create_logout_request(
+                locs[0], idp, name_id=sess["name_id"], session_indexes=[idx] if idx else None,
+                sign=True, sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256)
+            # Signed already (create_logout_request, sign=True): the envelope is not signed again.
+            http_info = client.apply_binding(BINDING_SOAP, str(req), locs[0], sign=False)
+            resp = client.send(**http_info)
+        except Exception as e:
+            import traceback
+            traceback.print_exc()
+            return self.error_page("pysaml2 could not send the SOAP LogoutRequest: %r" % e)
+        if resp.status_code != 200:
+            return self.error_page("SOAP logout: HTTP %d: %s" % (resp.status_code, resp.text[:300]))
+        try:
+            env = ET.fromstring(resp.content)
+        except ET.ParseError as e:
+            return self.error_page("SOAP answer unreadable: %r" % e)
+        lr = env.find("{http://schemas.xmlsoap.org/soap/envelope/}Body/{urn:oasis:names:tc:SAML:2.0:protocol}LogoutResponse")
+        if lr is None:
+            return self.error_page("SOAP answer holds no LogoutResponse")
+        if lr.get("InResponseTo") != req_id:
+            return self.error_page("SOAP LogoutResponse answers %r, not %r" % (lr.get("InResponseTo"), req_id))
+        problem = self.xmlsec_verify(resp.content, lr.get("ID"))
+        if problem:
+            return self.error_page("SOAP LogoutResponse refused: " + problem)
+        sc = lr.find("{urn:oasis:names:tc:SAML:2.0:protocol}Status/{urn:oasis:names:tc:SAML:2.0:protocol}StatusCode")
+        if sc is None or sc.get("Value") != "urn:oasis:names:tc:SAML:2.0:status:Success":
+            return self.error_page("SOAP LogoutResponse not successful: %r" % (sc.get("Value") if sc is not None else None))
+        _, sid = self.session()
+        if sid:
+            self.server.sessions.pop(sid, None)
+        self.server.client.local_logout(sess["name_id"])
+        self.send(
+            200,
+            '<!DOCTYPE html><html><body><p id="sp-loggedout">Logged out (SOAP)</p></body></html>',
+            [("Set-Cookie", "%s=; Path=/; Max-Age=0" % COOKIE)],
+        )
+
+    def xmlsec_verify(self, doc, node_id):
+        """None when xmlsec1 verifies the signature of node_id in doc with a signing key of the
+        IdP's metadata."""
+        import os
+        import subprocess
+        import tempfile
+
+        certs = self.server.client.metadata.certs(self.server.idp, "idpsso", use="signing")
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "answer.xml")
+            with open(path, "wb") as f:
+                f.write(doc)
+            for i, cert in enumerate(certs):
+                pem = cert[1] if isinstance(cert, tuple) else cert
+                pem_path = os.path.join(d, "idp%d.pem" % i)
+                with open(pem_path, "w") as f:
+                    f.write("-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n" % pem.strip())
+                r = subprocess.run(
+                    ["/usr/bin/xmlsec1", "--verify", "--enabled-reference-uris", "same-doc",
+                     "--pubkey-cert-pem", pem_path, "--id-attr:ID",
+                     "urn:oasis:names:tc:SAML:2.0:protocol:LogoutResponse", "--node-id", node_id, path],
+                    capture_output=True)
+                if r.returncode == 0:
+                    return None
+        return "no signing key of the IdP verifies it (xmlsec1)"
+
     def logout_signature_problem(self, params, binding):
         if binding == BINDING_HTTP_POST:
             try:
@@ -265,11 +354,12 @@ def main():
     p.add_argument("--idp-metadata", required=True)
     p.add_argument("--key", required=True)
     p.add_argument("--cert", required=True)
+    p.add_argument("--slo-binding", choices=["front", "soap"], default="front")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     base, conf, client = make_client(args)
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    srv.conf, srv.client = conf, client
+    srv.conf, srv.client, srv.slo_binding = conf, client, args.slo_binding
     srv.idp = next(iter(client.metadata.identity_providers()))
     srv.sessions, srv.outstanding = {}, {}
     print("pysaml2 SP on", base, flush=True)
