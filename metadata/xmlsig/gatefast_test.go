@@ -395,3 +395,30 @@ func TestVerifyStreamHoldsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestGatePrefixRebinding: pysaml2's SOAP envelope rebinds ns0 from the envelope's namespace
+// to SAML's. ProtocolLimits refuses it (R1), SOAPEnvelopeLimits accepts it, and the fast path
+// and xmlgate.Check agree both ways; every other rule still holds under SOAPEnvelopeLimits.
+func TestGatePrefixRebinding(t *testing.T) {
+	t.Parallel()
+	env := `<ns0:Envelope xmlns:ns0="http://schemas.xmlsoap.org/soap/envelope/"><ns0:Body>` +
+		`<ns0:LogoutRequest xmlns:ns0="urn:oasis:names:tc:SAML:2.0:protocol" ID="x" Version="2.0"/></ns0:Body></ns0:Envelope>`
+	if err := xmlgate.Check([]byte(env), xmlgate.ProtocolLimits()); err == nil || GateFast([]byte(env), xmlgate.ProtocolLimits()) {
+		t.Error("ProtocolLimits accepts a rebound SAML prefix")
+	}
+	if err := GateCheck([]byte(env), xmlgate.SOAPEnvelopeLimits()); err != nil {
+		t.Errorf("SOAPEnvelopeLimits refuses pysaml2's envelope: %v", err)
+	}
+	if err := xmlgate.Check([]byte(env), xmlgate.SOAPEnvelopeLimits()); err != nil {
+		t.Errorf("xmlgate.Check with SOAPEnvelopeLimits: %v", err)
+	}
+	for _, bad := range []string{
+		`<!DOCTYPE x><ns0:Envelope xmlns:ns0="http://schemas.xmlsoap.org/soap/envelope/"/>`,
+		`<ns0:Envelope xmlns:ns0="http://schemas.xmlsoap.org/soap/envelope/" a="1" a="2"/>`,
+		`<ns0:Envelope xmlns:ns0="http://schemas.xmlsoap.org/soap/envelope/"><!-- c --></ns0:Envelope>`,
+	} {
+		if err := GateCheck([]byte(bad), xmlgate.SOAPEnvelopeLimits()); err == nil {
+			t.Errorf("SOAPEnvelopeLimits accepts %s", bad)
+		}
+	}
+}
