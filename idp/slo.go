@@ -5,7 +5,8 @@ package idp
 // Entry points:
 //
 //	GET|POST /saml/slo       a LogoutRequest from a participant (SP-initiated, HTTP-Redirect or
-//	                         HTTP-POST), or a participant's LogoutResponse during propagation
+//	                         HTTP-POST), or a participant's LogoutResponse during propagation;
+//	                         with Config.SOAPLogout also a SOAP LogoutRequest (slo_soap_in.go)
 //	GET /saml/slo/continue   the next step of a logout flow (browser-bound)
 //	POST /saml/slo/confirm   the citizen confirms an unsigned LogoutRequest
 //	GET /logout              "sign out everywhere": a confirmation page
