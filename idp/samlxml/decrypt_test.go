@@ -50,18 +50,7 @@ func parseEl(t *testing.T, s string) *etree.Element {
 // key with RSA-OAEP under opts.
 func sealGCM(t *testing.T, pub *rsa.PublicKey, size int, opts *rsa.OAEPOptions, plain []byte) (ek, ct []byte) {
 	t.Helper()
-	key := make([]byte, size)
-	_, _ = rand.Read(key)
-	block, _ := aes.NewCipher(key)
-	g, _ := cipher.NewGCM(block)
-	iv := make([]byte, g.NonceSize())
-	_, _ = rand.Read(iv)
-	ct = g.Seal(iv, iv, plain, nil)
-	ek, err := rsa.EncryptOAEPWithOptions(rand.Reader, pub, key, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ek, ct
+	return sealGCMKey(pub, size, opts, plain)
 }
 
 // TestDecryptData: AES-128/192/256-GCM with RSA-OAEP (mgf1p, and xmlenc11#rsa-oaep with a
@@ -214,7 +203,7 @@ func (c *countingKey) Decrypt(r io.Reader, msg []byte, opts crypto.DecrypterOpts
 func FuzzDecryptData(f *testing.F) {
 	k := fuzzKey()
 	plain := []byte(`<saml:NameID xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">n</saml:NameID>`)
-	ek, ct := sealGCMKey(&k.PublicKey, 16, plain)
+	ek, ct := sealGCMKey(&k.PublicKey, 16, &rsa.OAEPOptions{Hash: crypto.SHA1, MGFHash: crypto.SHA1}, plain)
 	good := encData{dataAlg: EncAES128GCM, keyAlg: keyRSAOAEPMGF1P, ekValue: ek, ctValue: ct}.xml()
 	f.Add(good)
 	f.Add(strings.Replace(good, EncAES128GCM, EncAES256CBC, 1))
@@ -254,8 +243,8 @@ var fuzzKey = sync.OnceValue(func() *rsa.PrivateKey {
 	return k
 })
 
-// sealGCMKey is sealGCM without a testing.T (for the fuzz seed corpus), with RSA-OAEP-SHA1.
-func sealGCMKey(pub *rsa.PublicKey, size int, plain []byte) (ek, ct []byte) {
+// sealGCMKey is sealGCM without a testing.T (for the fuzz seed corpus too).
+func sealGCMKey(pub *rsa.PublicKey, size int, opts *rsa.OAEPOptions, plain []byte) (ek, ct []byte) {
 	key := make([]byte, size)
 	_, _ = rand.Read(key)
 	block, _ := aes.NewCipher(key)
@@ -263,7 +252,7 @@ func sealGCMKey(pub *rsa.PublicKey, size int, plain []byte) (ek, ct []byte) {
 	iv := make([]byte, g.NonceSize())
 	_, _ = rand.Read(iv)
 	ct = g.Seal(iv, iv, plain, nil)
-	ek, err := rsa.EncryptOAEPWithOptions(rand.Reader, pub, key, &rsa.OAEPOptions{Hash: crypto.SHA1, MGFHash: crypto.SHA1})
+	ek, err := rsa.EncryptOAEPWithOptions(rand.Reader, pub, key, opts)
 	if err != nil {
 		panic(err)
 	}
