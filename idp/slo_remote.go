@@ -14,8 +14,9 @@ import (
 //
 // The session ends first, as in every logout (slo.go). Its participants cannot be reached
 // through a browser that is not here, so each one whose metadata offers a SOAP
-// SingleLogoutService is told over the back channel (saml-profiles-2.0-os §4.4.3.4: the
-// identity provider MAY use any binding it shares with the participant), in parallel and
+// SingleLogoutService is told over the back channel (saml-profiles-2.0-os §4.4.3.3, the
+// LogoutRequest from the identity provider to each participant, over a binding the
+// participant's metadata offers; saml-bindings-2.0-os §3.2 for SOAP), in parallel and
 // bounded by the logout timeout; the others are reported as not reachable, so the page or the
 // command can say where the citizen is still signed in. An SP's own session usually outlives
 // a missing LogoutRequest only until it expires, but the citizen should know.
