@@ -55,6 +55,7 @@ package idp
 import (
 	"bytes"
 	"compress/flate"
+	"context"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -224,34 +225,16 @@ func (s *Server) logoutRequest(w http.ResponseWriter, r *http.Request, m *sloMes
 		return
 	}
 	req := &sloRequest{Issuer: m.issuer, ID: id, Relay: m.relay, HasRelay: m.hasRelay}
-	if err := s.checkLogoutRequest(el, false); err != nil {
+	switch err := s.readLogoutRequest(ctx, el, req, false); {
+	case errors.Is(err, errReplayedLogout):
+		// A replayed request causes nothing, not even a message to the SP.
+		s.renderError(w, r, pageErr(http.StatusBadRequest, "logout.error.replay", err))
+		return
+	case errors.Is(err, errUnavailable):
+		s.renderError(w, r, err)
+		return
+	case err != nil:
 		s.sloRefuse(w, r, m, req, err)
-		return
-	}
-	nid, err := s.logoutNameID(el)
-	if err != nil {
-		s.sloRefuse(w, r, m, req, statusErr(samlxml.StatusRequester, samlxml.StatusUnknownPrincipal, "NameID unreadable", err))
-		return
-	}
-	req.NameID = nid
-	for _, c := range el.ChildElements() {
-		if c.Tag == "SessionIndex" && c.NamespaceURI() == nsSAMLP {
-			req.SessionIndexes = append(req.SessionIndexes, strings.TrimSpace(c.Text()))
-		}
-	}
-	if len(req.SessionIndexes) > maxSessionIndexes {
-		s.sloRefuse(w, r, m, req, statusErr(samlxml.StatusRequester, "", "too many SessionIndex", errors.New("too many SessionIndex")))
-		return
-	}
-	// Replay (SECURITY.md §4.3): each (issuer, ID) once within the validity window; a replayed
-	// request causes nothing, not even a message to the SP.
-	first, err := s.deps.Store.Consume(ctx, s.storeKey("logoutreq", m.issuer, id), s.cfg.MaxRequestAge+2*s.cfg.ClockSkew)
-	if err != nil {
-		s.renderError(w, r, fmt.Errorf("%w: %w", errUnavailable, err))
-		return
-	}
-	if !first {
-		s.renderError(w, r, pageErr(http.StatusBadRequest, "logout.error.replay", errors.New("replayed LogoutRequest")))
 		return
 	}
 	switch {
@@ -276,6 +259,41 @@ func (s *Server) logoutRequest(w http.ResponseWriter, r *http.Request, m *sloMes
 	default:
 		s.beginLogout(w, r, req, nil)
 	}
+}
+
+// errReplayedLogout: a LogoutRequest whose (issuer, ID) was seen within its validity window.
+var errReplayedLogout = errors.New("idp: replayed LogoutRequest")
+
+// readLogoutRequest checks a verified (or allowed unsigned) LogoutRequest el of req.Issuer,
+// whatever its binding, fills req's NameID and SessionIndexes and consumes its ID. Failures
+// are statusErrors for the SP, errReplayedLogout for a replay (SECURITY.md §4.3: each
+// (issuer, ID) once within the validity window) or errUnavailable. soap: see
+// checkLogoutRequest.
+func (s *Server) readLogoutRequest(ctx context.Context, el *etree.Element, req *sloRequest, soap bool) error {
+	if err := s.checkLogoutRequest(el, soap); err != nil {
+		return err
+	}
+	nid, err := s.logoutNameID(el)
+	if err != nil {
+		return statusErr(samlxml.StatusRequester, samlxml.StatusUnknownPrincipal, "NameID unreadable", err)
+	}
+	req.NameID = nid
+	for _, c := range el.ChildElements() {
+		if c.Tag == "SessionIndex" && c.NamespaceURI() == nsSAMLP {
+			req.SessionIndexes = append(req.SessionIndexes, strings.TrimSpace(c.Text()))
+		}
+	}
+	if len(req.SessionIndexes) > maxSessionIndexes {
+		return statusErr(samlxml.StatusRequester, "", "too many SessionIndex", errors.New("too many SessionIndex"))
+	}
+	first, err := s.deps.Store.Consume(ctx, s.storeKey("logoutreq", req.Issuer, req.ID), s.cfg.MaxRequestAge+2*s.cfg.ClockSkew)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUnavailable, err)
+	}
+	if !first {
+		return errReplayedLogout
+	}
+	return nil
 }
 
 // checkLogoutRequest applies the checks of saml-core-2.0-os §3.2.1 and §3.7.1 to a signed (or

@@ -135,40 +135,20 @@ func (s *Server) handleSLOSOAP(w http.ResponseWriter, r *http.Request) {
 		if cause != nil {
 			s.log.WarnContext(ctx, "soap logout request refused", "sp", issuer, "status", code, "sub_status", sub, "err", cause)
 		}
-		s.soapLogoutResponse(w, r, issuer, id, code, sub, msg)
+		s.answerSOAP(w, r, issuer, id, code, sub, msg)
 	}
-	if err := s.checkLogoutRequest(el, true); err != nil {
-		var se *statusError
-		if errors.As(err, &se) {
-			answer(se.code, se.sub, se.msg, err)
-			return
-		}
-		answer(samlxml.StatusRequester, "", "", err)
-		return
-	}
-	nid, err := s.logoutNameID(el)
-	if err != nil {
-		answer(samlxml.StatusRequester, samlxml.StatusUnknownPrincipal, "NameID unreadable", err)
-		return
-	}
-	req := &sloRequest{Issuer: issuer, ID: id, NameID: nid}
-	for _, c := range el.ChildElements() {
-		if c.Tag == "SessionIndex" && c.NamespaceURI() == nsSAMLP {
-			req.SessionIndexes = append(req.SessionIndexes, strings.TrimSpace(c.Text()))
-		}
-	}
-	if len(req.SessionIndexes) > maxSessionIndexes {
-		answer(samlxml.StatusRequester, "", "too many SessionIndex", errors.New("too many SessionIndex"))
-		return
-	}
-	first, err := s.deps.Store.Consume(ctx, s.storeKey("logoutreq", issuer, id), s.cfg.MaxRequestAge+2*s.cfg.ClockSkew)
-	if err != nil {
-		answer(samlxml.StatusResponder, "", "", fmt.Errorf("%w: %w", errUnavailable, err))
-		return
-	}
-	if !first {
+	req := &sloRequest{Issuer: issuer, ID: id}
+	var se *statusError
+	switch err := s.readLogoutRequest(ctx, el, req, true); {
+	case errors.Is(err, errReplayedLogout):
 		// A replay causes nothing; the first copy was answered already.
-		answer(samlxml.StatusRequester, samlxml.StatusRequestDenied, "replayed request", errors.New("replayed LogoutRequest"))
+		answer(samlxml.StatusRequester, samlxml.StatusRequestDenied, "replayed request", err)
+		return
+	case errors.As(err, &se):
+		answer(se.code, se.sub, se.msg, err)
+		return
+	case err != nil:
+		answer(samlxml.StatusResponder, "", "", err)
 		return
 	}
 	if len(req.SessionIndexes) == 0 {
@@ -220,8 +200,8 @@ func (s *Server) handleSLOSOAP(w http.ResponseWriter, r *http.Request) {
 	answer(samlxml.StatusSuccess, sub, "", nil)
 }
 
-// soapLogoutResponse writes the signed LogoutResponse to the SOAP requester.
-func (s *Server) soapLogoutResponse(w http.ResponseWriter, r *http.Request, issuer, inResponseTo, code, sub, msg string) {
+// answerSOAP writes the signed LogoutResponse to the SOAP requester.
+func (s *Server) answerSOAP(w http.ResponseWriter, r *http.Request, issuer, inResponseTo, code, sub, msg string) {
 	x, err := s.currentKeys().set.Signer.BuildLogoutResponse(samlxml.LogoutResponse{
 		ID: samlxml.NewID(), IssueInstant: s.now(), Issuer: s.cfg.EntityID,
 		InResponseTo: inResponseTo, StatusCode: code, SubStatusCode: sub, StatusMessage: msg,

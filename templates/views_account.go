@@ -61,9 +61,8 @@ type AccountHomePage struct {
 	NoticeKey     string // message key of a notice (role="status"); "" for none
 	NoticeArgs    []any  // fmt arguments of NoticeKey's message
 	// EndedServices are the services of a session just ended on another device, with what
-	// each said to the back-channel logout; EndedPartial: some could not be told or refused.
+	// each said to the back-channel logout.
 	EndedServices []LogoutService
-	EndedPartial  bool
 	ErrorKey      string // message key of an error (role="alert"); "" for none
 }
 
@@ -97,6 +96,16 @@ type AccountCodePage struct {
 	ErrorArgs      []any  // fmt arguments of ErrorKey's message
 	NoticeKey      string // message key of a notice (role="status"), e.g. a new code was sent
 	AccountURL     string // "cancel": back to the account page
+}
+
+// EndedPartial reports whether some service of the ended session did not confirm.
+func (p AccountHomePage) EndedPartial() bool {
+	for _, s := range p.EndedServices {
+		if !s.Confirmed {
+			return true
+		}
+	}
+	return false
 }
 
 func (AccountHomePage) page() Page    { return PageAccountHome }

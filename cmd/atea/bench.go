@@ -34,7 +34,6 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
-	"golang.org/x/sys/unix"
 
 	"github.com/ateaidp/atea/idp/directory"
 	"github.com/ateaidp/atea/idp/keys"
@@ -286,7 +285,7 @@ func parallelSignCPU(k crypto.Signer, n, reps int) (time.Duration, error) {
 			defer wg.Done()
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			t0, err := threadCPU()
+			t0, err := keys.ThreadCPU()
 			if err != nil {
 				errs[g] = err
 				return
@@ -297,7 +296,7 @@ func parallelSignCPU(k crypto.Signer, n, reps int) (time.Duration, error) {
 					return
 				}
 			}
-			t1, err := threadCPU()
+			t1, err := keys.ThreadCPU()
 			errs[g] = err
 			per[g] = (t1 - t0) / time.Duration(reps)
 		}()
@@ -635,27 +634,17 @@ func signUnderLoad(k crypto.Signer, stop <-chan struct{}) time.Duration {
 			return samples[len(samples)/2]
 		case <-time.After(20 * time.Millisecond):
 		}
-		t0, err := threadCPU()
+		t0, err := keys.ThreadCPU()
 		if err != nil {
 			return 0
 		}
 		if _, err := k.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
 			return 0
 		}
-		t1, err := threadCPU()
+		t1, err := keys.ThreadCPU()
 		if err != nil {
 			return 0
 		}
 		samples = append(samples, t1-t0)
 	}
-}
-
-// threadCPU is the calling thread's CPU time, from CLOCK_THREAD_CPUTIME_ID (exact, unlike
-// getrusage's tick-sampled RUSAGE_THREAD).
-func threadCPU() (time.Duration, error) {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-		return 0, err
-	}
-	return time.Duration(ts.Nano()), nil
 }

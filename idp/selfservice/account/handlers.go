@@ -272,9 +272,6 @@ func (h *Handler) postEndSession(w http.ResponseWriter, r *http.Request) {
 		page.EndedServices = append(page.EndedServices, templates.LogoutService{
 			Name: h.kit.SPName(o.EntityID, lang), StateKey: "logout.state." + o.State, Confirmed: o.Confirmed(),
 		})
-		if !o.Confirmed() {
-			page.EndedPartial = true
-		}
 	}
 	h.renderHome(w, withPath(r, PathAccount), http.StatusOK, sess, u, lang, page)
 }
