@@ -121,7 +121,10 @@ func (s *Server) handleSLOSOAP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	verified, err := xmlsig.VerifyEnveloped(raw, sp.SigningCerts, s.now)
-	if err != nil || verified.Tag != "LogoutRequest" || verified.NamespaceURI() != nsSAMLP || childText(verified, nsSAML, "Issuer") != issuer {
+	if err == nil && (verified.Tag != "LogoutRequest" || verified.NamespaceURI() != nsSAMLP || childText(verified, nsSAML, "Issuer") != issuer) {
+		err = errors.New("the verified element is not the LogoutRequest read")
+	}
+	if err != nil {
 		s.soapFault(w, http.StatusBadRequest, "signature does not verify", fmt.Errorf("SOAP LogoutRequest signature: %w", err))
 		return
 	}

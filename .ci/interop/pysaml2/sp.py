@@ -257,7 +257,8 @@ class Handler(BaseHTTPRequestHandler):
             resp = client.send(**http_info)
         except Exception as e:
             import traceback
-            traceback.print_exc()
+
+            traceback.print_exc()  # the SP's log (the work directory) shows where
             return self.error_page("pysaml2 could not send the SOAP LogoutRequest: %r" % e)
         if resp.status_code != 200:
             return self.error_page("SOAP logout: HTTP %d: %s" % (resp.status_code, resp.text[:300]))
