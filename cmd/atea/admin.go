@@ -70,6 +70,7 @@ type users interface {
 	unlock(ctx context.Context, dniNumber string) error
 	lock(ctx context.Context, dniNumber, reason string) (statusChanged, error)
 	revoke(ctx context.Context, dniNumber, reason string) (statusChanged, error)
+	signout(ctx context.Context, dniNumber string) (statusChanged, error)
 	history(ctx context.Context, dniNumber string, n int) ([]directory.Event, error)
 	issueCard(ctx context.Context, dniNumber string) (string, error)
 	check(ctx context.Context) error
@@ -114,7 +115,13 @@ func (l localUsers) revoke(ctx context.Context, id, reason string) (statusChange
 	return statusChanged{Status: "revoked"}, l.d.Revoke(ctx, id, reason)
 }
 
-// statusChanged is the answer to lock and revoke: with a server running, the citizen's
+// signout without a server: no server holds sessions (see lock).
+func (l localUsers) signout(ctx context.Context, id string) (statusChanged, error) {
+	_, err := l.d.Get(ctx, id) // an unknown number is still an error
+	return statusChanged{Status: "signed out"}, err
+}
+
+// statusChanged is the answer to lock, revoke and signout: with a server running, the citizen's
 // sessions end at once and their services are told over the back channel where they can be.
 type statusChanged struct {
 	Status        string           `json:"status"`
@@ -232,6 +239,26 @@ func adminHandler(d *directory.Directory, card *coordcard.Method, fc sessionAuth
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "unlocked"})
 	})
+	// endSessions ends every session of the citizen named in the path, tells their services
+	// and answers with res completed.
+	endSessions := func(w http.ResponseWriter, r *http.Request, res statusChanged) {
+		ctx := r.Context()
+		u, err := d.Get(ctx, r.PathValue("id"))
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		n, outcomes, err := fc.EndUserSessions(ctx, u.ID)
+		if err != nil {
+			// What could be done is reported; the rest is in the log.
+			log.ErrorContext(ctx, "end sessions", "change", res.Status, "err", err)
+		}
+		res.Served, res.SessionsEnded = true, n
+		for _, o := range outcomes {
+			res.Services = append(res.Services, serviceOutcome{EntityID: o.EntityID, State: o.State})
+		}
+		writeJSON(w, http.StatusOK, res)
+	}
 	statusChange := func(name string, fn func(ctx context.Context, id, reason string) (statusChanged, error)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			var req reasonRequest
@@ -249,25 +276,16 @@ func adminHandler(d *directory.Directory, card *coordcard.Method, fc sessionAuth
 			log.InfoContext(ctx, "user status changed via admin socket", "change", name)
 			// A blocked or revoked credential must not stay signed in anywhere Atea can
 			// reach: its sessions end now, and their services are told.
-			u, err := d.Get(ctx, r.PathValue("id"))
-			if err != nil {
-				writeErr(w, err)
-				return
-			}
-			n, outcomes, err := fc.EndUserSessions(ctx, u.ID)
-			if err != nil {
-				// The status did change; say what could not be done rather than fail the call.
-				log.ErrorContext(ctx, "end sessions after status change", "change", name, "err", err)
-			}
-			res.Served, res.SessionsEnded = true, n
-			for _, o := range outcomes {
-				res.Services = append(res.Services, serviceOutcome{EntityID: o.EntityID, State: o.State})
-			}
-			writeJSON(w, http.StatusOK, res)
+			endSessions(w, r, res)
 		}
 	}
+
 	m.HandleFunc("POST /users/{id}/lock", statusChange("locked", lu.lock))
 	m.HandleFunc("POST /users/{id}/revoke", statusChange("revoked", lu.revoke))
+	m.HandleFunc("POST /users/{id}/signout", func(w http.ResponseWriter, r *http.Request) {
+		log.InfoContext(r.Context(), "sessions ended via admin socket")
+		endSessions(w, r, statusChanged{Status: "signed out"})
+	})
 	m.HandleFunc("GET /users/{id}/events", func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.Atoi(r.URL.Query().Get("n"))
 		if err != nil || n < 1 || n > 1000 {
@@ -407,6 +425,12 @@ func (ru *remoteUsers) unlock(ctx context.Context, id string) error {
 func (ru *remoteUsers) lock(ctx context.Context, id, reason string) (statusChanged, error) {
 	var res statusChanged
 	err := ru.do(ctx, http.MethodPost, "/users/"+pathEscape(id)+"/lock", reasonRequest{Reason: reason}, &res)
+	return res, err
+}
+
+func (ru *remoteUsers) signout(ctx context.Context, id string) (statusChanged, error) {
+	var res statusChanged
+	err := ru.do(ctx, http.MethodPost, "/users/"+pathEscape(id)+"/signout", nil, &res)
 	return res, err
 }
 

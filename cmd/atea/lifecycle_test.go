@@ -77,11 +77,17 @@ func TestUserLifecycleHelp(t *testing.T) {
 			t.Errorf("atea user %s --help = %v, output %q; want the --reason flag described", sub, err, errOut.String())
 		}
 	}
+	var errOut strings.Builder
+	_ = run(t.Context(), []string{"user", "signout", "--help"}, strings.NewReader(""), &strings.Builder{}, &errOut)
+	if !strings.Contains(errOut.String(), "end every session") || !strings.Contains(errOut.String(), "-data") {
+		t.Errorf("atea user signout --help output %q; want what it does and its flags", errOut.String())
+	}
 }
 
-// TestUserLockEndsSessions: `atea user lock` against a running server ends the citizen's
-// session there at once (the next SSO asks for a password instead of answering from the
-// session) and reports each service of it; without a server it says there was none to end.
+// TestUserLockEndsSessions: `atea user signout` and `atea user lock` against a running server
+// end the citizen's session there at once (the next SSO asks for a password instead of
+// answering from the session) and report each service of it, signout leaving the credential
+// usable; without a server they say there was none to end.
 func TestUserLockEndsSessions(t *testing.T) {
 	t.Parallel()
 	addr := freeAddr(t)
@@ -106,7 +112,21 @@ func TestUserLockEndsSessions(t *testing.T) {
 		t.Fatalf("no single sign-on before the lock: HTTP %d", p.status)
 	}
 
-	out, err := runCLI(t, "", "user", "lock", "48151623L", "--config", cfgPath, "--data", data, "--reason", "reported stolen")
+	// signout: every session ends, the credential stays usable.
+	out, err := runCLI(t, "", "user", "signout", "48151623L", "--config", cfgPath, "--data", data)
+	if err != nil || !strings.Contains(out, "sessions ended: 1") || !strings.Contains(out, sp.sp.EntityID+": not told") {
+		t.Fatalf("user signout = %q, %v", out, err)
+	}
+	p := fetch(t, c, sp.requestURL(t, base))
+	if strings.Contains(p.body, `name="SAMLResponse"`) || !strings.Contains(p.body, `autocomplete="username"`) {
+		t.Fatalf("after signout the browser's session still answers (HTTP %d)", p.status)
+	}
+	sp.accept(t, submitLogin(t, c, base, p, "48151623L", "a good password"))
+	if _, err := runCLI(t, "", "user", "signout", "12345670A", "--config", cfgPath, "--data", data); err == nil {
+		t.Error("user signout of an unknown number succeeded")
+	}
+
+	out, err = runCLI(t, "", "user", "lock", "48151623L", "--config", cfgPath, "--data", data, "--reason", "reported stolen")
 	if err != nil {
 		t.Fatalf("user lock: %v", err)
 	}
@@ -123,6 +143,9 @@ func TestUserLockEndsSessions(t *testing.T) {
 	if _, err := runCLI(t, "a good password\n", "user", "add", "--data", offline, "--id", "48151623L",
 		"--given", "Ane", "--family", "Etxeberria", "--birth", "1990-05-17", "--password-stdin"); err != nil {
 		t.Fatal(err)
+	}
+	if out, err := runCLI(t, "", "user", "signout", "48151623L", "--data", offline); err != nil || !strings.Contains(out, "no server runs") {
+		t.Errorf("user signout without a server = %q, %v", out, err)
 	}
 	if out, err := runCLI(t, "", "user", "revoke", "48151623L", "--data", offline); err != nil || !strings.Contains(out, "no server runs") {
 		t.Errorf("user revoke without a server = %q, %v", out, err)

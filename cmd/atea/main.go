@@ -42,7 +42,7 @@ Usage:
   atea check-config   load and validate a configuration file
   atea metadata       export Atea's IdP metadata
   atea keys           generate the next signing key, roll over, show the key ring
-  atea user           add, show, list, lock, unlock, revoke and check citizens
+  atea user           add, show, list, lock, unlock, revoke, sign out and check citizens
   atea activation     issue a B@k activation letter (creates the pending citizen)
   atea agent          add, list, lock and unlock registration agents
   atea explain        explain an AuthnRequest: SP, level asked for, methods that qualify, verdict

@@ -81,7 +81,7 @@ func demoPassword() (string, error) {
 }
 
 func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	const help = "usage: atea user add|show|list|lock|unlock|revoke|card|check [flags]   (atea user SUBCOMMAND --help)"
+	const help = "usage: atea user add|show|list|lock|unlock|revoke|signout|card|check [flags]   (atea user SUBCOMMAND --help)"
 	if len(args) == 0 {
 		return usageErrorf("%s", help)
 	}
@@ -98,6 +98,8 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return cmdUserStatus(ctx, "lock", args[1:], stdout, stderr)
 	case "revoke":
 		return cmdUserStatus(ctx, "revoke", args[1:], stdout, stderr)
+	case "signout":
+		return cmdUserSignout(ctx, args[1:], stdout, stderr)
 	case "card":
 		return cmdUserCard(ctx, args[1:], stdout, stderr)
 	case "check":
@@ -312,16 +314,46 @@ func cmdUserStatus(ctx context.Context, op string, args []string, stdout, stderr
 			return fmt.Errorf("user %s: %w", op, err)
 		}
 		fmt.Fprintf(stdout, "%s %s\n", done, id)
-		if !res.Served {
-			fmt.Fprintln(stdout, "no server runs: no session to end here (a session in a shared store is refused at its next use)")
-			return nil
-		}
-		fmt.Fprintf(stdout, "sessions ended: %d\n", res.SessionsEnded)
-		for _, s := range res.Services {
-			fmt.Fprintf(stdout, "  %s: %s\n", s.EntityID, outcomeText(s.State))
-		}
+		printSessionsEnded(stdout, res)
 		return nil
 	})
+}
+
+// cmdUserSignout is `atea user signout`: the help desk ends every session of a citizen (a
+// lost phone, a shared computer left signed in) without touching the credential.
+func cmdUserSignout(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user signout", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: atea user signout DNI/NIE: end every session of the citizen now and tell their services (the credential stays as it is)")
+		fs.PrintDefaults()
+	}
+	var cf commonFlags
+	cf.register(fs)
+	id, err := oneID(fs, args, "signout")
+	if err != nil {
+		return err
+	}
+	return withUsers(ctx, cf, func(u users) error {
+		res, err := u.signout(ctx, id)
+		if err != nil {
+			return fmt.Errorf("user signout: %w", err)
+		}
+		printSessionsEnded(stdout, res)
+		return nil
+	})
+}
+
+// printSessionsEnded reports what lock, revoke and signout did to the citizen's sessions.
+func printSessionsEnded(stdout io.Writer, res statusChanged) {
+	if !res.Served {
+		fmt.Fprintln(stdout, "no server runs: no session to end here (a session in a shared store is refused at its next use)")
+		return
+	}
+	fmt.Fprintf(stdout, "sessions ended: %d\n", res.SessionsEnded)
+	for _, s := range res.Services {
+		fmt.Fprintf(stdout, "  %s: %s\n", s.EntityID, outcomeText(s.State))
+	}
 }
 
 func cmdUserList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
