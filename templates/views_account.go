@@ -21,11 +21,12 @@ const (
 
 // AccountSession is one open SSO session of the citizen on [PageAccountHome].
 type AccountSession struct {
-	Handle    string // posted as "session" by its end button: a public name, never the store key
-	Created   string // when it started, formatted for the page's language
-	LevelKey  string // message key of its level ("level.substantial")
-	MethodKey string // message key of how it was signed in ("account.method.coordcard")
-	Current   bool   // the session of this browser
+	Handle    string   // posted as "session" by its end button: a public name, never the store key
+	Created   string   // when it started, formatted for the page's language
+	LevelKey  string   // message key of its level ("level.substantial")
+	MethodKey string   // message key of how it was signed in ("account.method.coordcard")
+	Current   bool     // the session of this browser
+	Services  []string // the services used in it, by display name
 }
 
 // AccountSignIn is one recent sign-in on [PageAccountHome].
@@ -43,23 +44,25 @@ type AccountHomePage struct {
 	CSRF          string // hidden input "csrf" of every form
 	ContactAction string // where "change e-mail" / "change mobile" post (with "field")
 	EndAction     string // where an "end session" button posts (with "session")
-	LogoutAction  string // where "sign out everywhere" (single logout) posts; "" hides it
-	GivenName     string
-	FamilyName    string
-	MaskedDNI     string // "*****623L"
-	Email         string // "" shows "none"
-	MaskedPhone   string // "***707"; "" shows "none"
-	CredentialKey string // message key of the credential ("account.credential.bakq")
-	StatusKey     string // message key of its status ("account.status.active")
-	TermsVersion  string // "" hides the terms line
-	TermsDate     string // when they were accepted, formatted
-	LevelKey      string // message key of this session's level
-	SignedInAt    string // when this session signed in, formatted
-	CanChange     bool   // the credential can reach the substantial level: contact data may be changed online
-	Sessions      []AccountSession
-	SignIns       []AccountSignIn
-	NoticeKey     string // message key of a notice (role="status"); "" for none
-	NoticeArgs    []any  // fmt arguments of NoticeKey's message
+	// EndOthersAction is where "end all other sessions" posts; "" hides it (one session).
+	EndOthersAction string
+	LogoutAction    string // where "sign out everywhere" (single logout) posts; "" hides it
+	GivenName       string
+	FamilyName      string
+	MaskedDNI       string // "*****623L"
+	Email           string // "" shows "none"
+	MaskedPhone     string // "***707"; "" shows "none"
+	CredentialKey   string // message key of the credential ("account.credential.bakq")
+	StatusKey       string // message key of its status ("account.status.active")
+	TermsVersion    string // "" hides the terms line
+	TermsDate       string // when they were accepted, formatted
+	LevelKey        string // message key of this session's level
+	SignedInAt      string // when this session signed in, formatted
+	CanChange       bool   // the credential can reach the substantial level: contact data may be changed online
+	Sessions        []AccountSession
+	SignIns         []AccountSignIn
+	NoticeKey       string // message key of a notice (role="status"); "" for none
+	NoticeArgs      []any  // fmt arguments of NoticeKey's message
 	// EndedServices are the services of a session just ended on another device, with what
 	// each said to the back-channel logout.
 	EndedServices []LogoutService

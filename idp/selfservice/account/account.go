@@ -25,6 +25,7 @@ const StateCode = "code"
 const (
 	PathAccount    = "/account"
 	PathEndSession = "/account/sessions/end"
+	PathEndOthers  = "/account/sessions/end-others"
 	PathContact    = "/account/contact"
 	PathSend       = "/account/contact/send"
 	PathCode       = "/account/contact/code"
@@ -168,6 +169,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 func (h *Handler) Mount(srv *idp.Server) {
 	srv.Handle("GET "+PathAccount, http.HandlerFunc(h.getAccount))
 	srv.Handle("POST "+PathEndSession, http.HandlerFunc(h.postEndSession))
+	srv.Handle("POST "+PathEndOthers, http.HandlerFunc(h.postEndOthers))
 	srv.Handle("POST "+PathContact, http.HandlerFunc(h.postContact))
 	srv.Handle("GET "+PathContact, http.HandlerFunc(h.getContact))
 	srv.Handle("POST "+PathSend, http.HandlerFunc(h.postSend))

@@ -248,6 +248,50 @@ func TestAccountEndSessions(t *testing.T) {
 	}
 }
 
+// TestAccountEndOtherSessions: with three browsers signed in, the first sees the services
+// each session used and ends the other two in one go; they must sign in again, this one
+// stays, and with one session left the button is gone. A post without the session's CSRF
+// token ends nothing.
+func TestAccountEndOtherSessions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b1, b2, b3 := e.ti.Browser(), e.ti.Browser(), e.ti.Browser()
+	e.signIn(t, b1)
+	e.ti.Clock.Advance(time.Minute)
+	e.signIn(t, b2)
+	e.signIn(t, b3)
+	ss, err := e.ti.Store.ListSessionsBySubject(t.Context(), e.uid)
+	if err != nil || len(ss) != 3 {
+		t.Fatalf("sessions: %d, %v", len(ss), err)
+	}
+	// A service in one of them (no longer in metadata: shown by its entityID).
+	if _, err := e.ti.Store.UpdateSession(t.Context(), ss[0].ID, func(cur store.Session) (store.Session, error) {
+		cur.SPs = append(cur.SPs, store.SPParticipation{EntityID: "https://lanbide.example/sp", NameID: "n", SessionIndex: "s"})
+		return cur, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p := b1.Get("/account")
+	want(t, "account page", p, http.StatusOK, "Servicios usados", "https://lanbide.example/sp", "ninguno todavía",
+		`id="account-end-others"`, `action="/account/sessions/end-others?lang=es"`)
+	if f := b1.Post("/account/sessions/end-others", url.Values{"csrf": {"forged"}}); f.Status != http.StatusForbidden {
+		t.Errorf("forged end-others: HTTP %d, want 403", f.Status)
+	}
+	p = b1.Post("/account/sessions/end-others", url.Values{"csrf": {csrf(t, p)}})
+	want(t, "others ended", p, http.StatusOK, "Sesiones cerradas en otros navegadores y dispositivos: 2.")
+	if got := handles(t, p); len(got) != 1 || strings.Contains(p.Body, `id="account-end-others"`) {
+		t.Errorf("after ending the others: %d sessions listed, end-others button shown: %v", len(got), strings.Contains(p.Body, `id="account-end-others"`))
+	}
+	for i, b := range []*idptest.Browser{b2, b3} {
+		if p := b.Get("/account"); !isSignIn(p) {
+			t.Errorf("browser %d: GET /account HTTP %d, want the sign-in form", i+2, p.Status)
+		}
+	}
+	if p := b1.Get("/account"); p.Status != http.StatusOK || isSignIn(p) {
+		t.Errorf("this browser lost its session: HTTP %d", p.Status)
+	}
+}
+
 // TestAccountRefusals: a wrong or missing CSRF token, a cross-site post and another
 // citizen's session handle are all refused, and no session ends.
 func TestAccountRefusals(t *testing.T) {

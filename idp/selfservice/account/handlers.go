@@ -192,10 +192,15 @@ func (h *Handler) renderHome(w http.ResponseWriter, r *http.Request, status int,
 		return b.CreatedAt.Compare(a.CreatedAt)
 	})
 	for _, s := range sessions {
-		p.Sessions = append(p.Sessions, templates.AccountSession{
+		as := templates.AccountSession{
 			Handle: h.kit.SessionHandle(s.ID), Created: h.formatTime(s.CreatedAt, lang),
 			LevelKey: levelKey(s.Level), MethodKey: methodKey(s.Method), Current: s.ID == sess.ID,
-		})
+		}
+		// The services used in it help the citizen recognise a session.
+		for _, sp := range s.SPs {
+			as.Services = append(as.Services, h.kit.SPName(sp.EntityID, lang))
+		}
+		p.Sessions = append(p.Sessions, as)
 	}
 	signIns, err := h.dir.RecentSignIns(ctx, u.ID, h.cfg.SignIns)
 	if err != nil {
@@ -210,6 +215,9 @@ func (h *Handler) renderHome(w http.ResponseWriter, r *http.Request, status int,
 	p.Base = h.kit.Base(w, withPath(r, PathAccount), lang, "")
 	p.CSRF = h.kit.SessionCSRF(sess)
 	p.ContactAction, p.EndAction = link(PathContact, lang), link(PathEndSession, lang)
+	if len(sessions) > 1 {
+		p.EndOthersAction = link(PathEndOthers, lang)
+	}
 	// Single logout of this session (issue 7): Atea's /logout, with the same session CSRF.
 	p.LogoutAction = link(idp.PathLogout, lang)
 	p.GivenName, p.FamilyName, p.MaskedDNI = u.GivenName, u.FamilyName, dni.Mask(u.DNI)
@@ -268,12 +276,51 @@ func (h *Handler) postEndSession(w http.ResponseWriter, r *http.Request) {
 	}
 	h.audit(ctx, "account_session_ended", u, "current", false, "level", target.Level, "services", len(outcomes))
 	page := templates.AccountHomePage{NoticeKey: "account.notice.sessionended"}
+	h.addOutcomes(&page, outcomes, lang)
+	h.renderHome(w, withPath(r, PathAccount), http.StatusOK, sess, u, lang, page)
+}
+
+// postEndOthers ends every session of the citizen but this browser's, each told to its
+// services over the back channel as postEndSession does.
+func (h *Handler) postEndOthers(w http.ResponseWriter, r *http.Request) {
+	sess, u, ok := h.sessionPost(w, r)
+	if !ok {
+		return
+	}
+	lang := h.kit.Lang(r)
+	ctx := r.Context()
+	sessions, err := h.kit.Sessions(ctx, u.ID)
+	if err != nil {
+		h.kit.Unavailable(w, r, fmt.Errorf("account: list sessions: %w", err))
+		return
+	}
+	var outcomes []idp.LogoutOutcome
+	ended := 0
+	for _, s := range sessions {
+		if s.ID == sess.ID {
+			continue
+		}
+		out, err := h.kit.EndSession(ctx, s.ID)
+		if err != nil {
+			h.kit.Unavailable(w, r, fmt.Errorf("account: end session: %w", err))
+			return
+		}
+		ended++
+		outcomes = append(outcomes, out...)
+	}
+	h.audit(ctx, "account_other_sessions_ended", u, "sessions", ended, "services", len(outcomes))
+	page := templates.AccountHomePage{NoticeKey: "account.notice.othersended", NoticeArgs: []any{ended}}
+	h.addOutcomes(&page, outcomes, lang)
+	h.renderHome(w, withPath(r, PathAccount), http.StatusOK, sess, u, lang, page)
+}
+
+// addOutcomes lists what became of each service of the sessions just ended.
+func (h *Handler) addOutcomes(page *templates.AccountHomePage, outcomes []idp.LogoutOutcome, lang string) {
 	for _, o := range outcomes {
 		page.EndedServices = append(page.EndedServices, templates.LogoutService{
 			Name: h.kit.SPName(o.EntityID, lang), StateKey: "logout.state." + o.State, Confirmed: o.Confirmed(),
 		})
 	}
-	h.renderHome(w, withPath(r, PathAccount), http.StatusOK, sess, u, lang, page)
 }
 
 // --- starting a change -------------------------------------------------------------------
