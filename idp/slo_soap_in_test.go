@@ -2,6 +2,7 @@ package idp_test
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/x509"
 	"io"
 	"net/http"
@@ -12,6 +13,9 @@ import (
 	"github.com/crewjam/saml"
 
 	"github.com/ateaidp/atea/idp"
+	"github.com/ateaidp/atea/idp/store"
+	"github.com/ateaidp/atea/idp/store/redisstore"
+	"github.com/ateaidp/atea/idp/store/redisstore/redistest"
 	"github.com/ateaidp/atea/metadata/xmlsig"
 )
 
@@ -207,4 +211,56 @@ func TestSOAPLogoutRefusals(t *testing.T) {
 	if bytes.Contains(off.srv.Metadata(), []byte("bindings:SOAP")) {
 		t.Error("metadata offers SOAP logout with soapLogout off")
 	}
+}
+
+// TestSOAPLogoutRedisStore runs the browserless paths on a private redis-server: a SOAP
+// LogoutRequest finds the session its sealed SessionIndex names, in Redis, and ends it there;
+// EndUserSessions ends the citizen's other session, found by the subject index.
+func TestSOAPLogoutRedisStore(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	secret, record := make([]byte, 32), make([]byte, 32)
+	_, _ = rand.Read(secret)
+	_, _ = rand.Read(record)
+	var rst store.Store
+	ti := newTestIdPWith(t, func(c *idp.Config) { c.SOAPLogout = true }, func(store.Store) store.Store {
+		st, err := redisstore.New(redisstore.Options{Client: rs.Client(t), Prefix: "soap:" + t.Name() + ":", KeySecret: secret, RecordKey: record})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rst = st
+		return st
+	})
+	sp1 := ti.newSLOSP("sp-one", testKeys()[1], "soap")
+	sp2 := ti.newSLOSP("sp-two", testKeys()[2], "soap")
+	b1, _ := newSLOBrowser(t)
+	b2, _ := newSLOBrowser(t)
+	nid, idx := sp1.signIn(b1)
+	sp2.signIn(b1)
+	sp2.signIn(b2)
+	if n := len(ti.citizenSessions(t, rst)); n != 2 {
+		t.Fatalf("%d sessions in Redis, want 2", n)
+	}
+	lr := sp1.logoutRequest(nid, idx)
+	if a := sp1.sendSOAP(lr.Element(), true); a.top != statusSuccess || a.sub != "" || !a.signed {
+		t.Fatalf("SOAP logout on Redis: %+v, want a signed Success", a)
+	}
+	if n := len(sp2.gotRequests()); n != 1 {
+		t.Errorf("SP two got %d LogoutRequests for the first session, want 1", n)
+	}
+	if n := len(ti.citizenSessions(t, rst)); n != 1 {
+		t.Fatalf("%d sessions in Redis after the SOAP logout, want 1", n)
+	}
+	u, err := ti.dir.Get(t.Context(), citizenDNI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, out, err := ti.srv.EndUserSessions(t.Context(), u.ID); err != nil || n != 1 || len(out) != 1 || !out[0].Confirmed() {
+		t.Fatalf("EndUserSessions on Redis = %d, %+v, %v", n, out, err)
+	}
+	if n := len(ti.citizenSessions(t, rst)); n != 0 {
+		t.Errorf("%d sessions left in Redis", n)
+	}
+	assertSignedOut(t, ti, rst, sp1, b1)
+	assertSignedOut(t, ti, rst, sp2, b2)
 }
