@@ -2,7 +2,6 @@ package idp_test
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/x509"
 	"io"
 	"net/http"
@@ -13,9 +12,6 @@ import (
 	"github.com/crewjam/saml"
 
 	"github.com/ateaidp/atea/idp"
-	"github.com/ateaidp/atea/idp/store"
-	"github.com/ateaidp/atea/idp/store/redisstore"
-	"github.com/ateaidp/atea/idp/store/redisstore/redistest"
 	"github.com/ateaidp/atea/metadata/xmlsig"
 )
 
@@ -218,19 +214,7 @@ func TestSOAPLogoutRefusals(t *testing.T) {
 // EndUserSessions ends the citizen's other session, found by the subject index.
 func TestSOAPLogoutRedisStore(t *testing.T) {
 	t.Parallel()
-	rs := redistest.Start(t)
-	secret, record := make([]byte, 32), make([]byte, 32)
-	_, _ = rand.Read(secret)
-	_, _ = rand.Read(record)
-	var rst store.Store
-	ti := newTestIdPWith(t, func(c *idp.Config) { c.SOAPLogout = true }, func(store.Store) store.Store {
-		st, err := redisstore.New(redisstore.Options{Client: rs.Client(t), Prefix: "soap:" + t.Name() + ":", KeySecret: secret, RecordKey: record})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rst = st
-		return st
-	})
+	ti, rst := newRedisTestIdP(t, func(c *idp.Config) { c.SOAPLogout = true })
 	sp1 := ti.newSLOSP("sp-one", testKeys()[1], "soap")
 	sp2 := ti.newSLOSP("sp-two", testKeys()[2], "soap")
 	b1, _ := newSLOBrowser(t)

@@ -1027,19 +1027,7 @@ func TestSLOIdPInitiated(t *testing.T) {
 // per-SP records are gone from Redis afterwards, as from memory.
 func TestSLORedisStore(t *testing.T) {
 	t.Parallel()
-	rs := redistest.Start(t)
-	secret, record := make([]byte, 32), make([]byte, 32)
-	_, _ = rand.Read(secret)
-	_, _ = rand.Read(record)
-	var rst store.Store
-	ti := newTestIdPWith(t, nil, func(store.Store) store.Store {
-		st, err := redisstore.New(redisstore.Options{Client: rs.Client(t), Prefix: "slo:" + t.Name() + ":", KeySecret: secret, RecordKey: record})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rst = st
-		return st
-	})
+	ti, rst := newRedisTestIdP(t, nil)
 	sp1 := ti.newSLOSP("sp-one", testKeys()[1], "redirect")
 	sp2 := ti.newSLOSP("sp-two", testKeys()[2], "post")
 	b, d := newSLOBrowser(t)
@@ -1097,4 +1085,24 @@ func TestSLOBadInput(t *testing.T) {
 	if n := len(ti.citizenSessions(t, ti.store)); n != 1 {
 		t.Errorf("garbage ended the session (%d sessions)", n)
 	}
+}
+
+// newRedisTestIdP is a test IdP whose store is Redis, on a private redis-server; it returns
+// the store too, to look into.
+func newRedisTestIdP(t *testing.T, update func(*idp.Config)) (*testIdP, store.Store) {
+	t.Helper()
+	rs := redistest.Start(t)
+	secret, record := make([]byte, 32), make([]byte, 32)
+	_, _ = rand.Read(secret)
+	_, _ = rand.Read(record)
+	var rst store.Store
+	ti := newTestIdPWith(t, update, func(store.Store) store.Store {
+		st, err := redisstore.New(redisstore.Options{Client: rs.Client(t), Prefix: "idp:" + t.Name() + ":", KeySecret: secret, RecordKey: record})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rst = st
+		return st
+	})
+	return ti, rst
 }
