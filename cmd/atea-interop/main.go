@@ -203,7 +203,7 @@ type suiteArgs struct {
 // constructor (see sp_node.go for an SP in another language) and list it here.
 func stacks(ports map[string]int) []*spStack {
 	return []*spStack{
-		shibbolethSP("shibboleth", ports["shibboleth"]),
+		shibbolethSP("shibboleth", ports["shibboleth"], ports["shibd"]),
 		pysaml2SP("pysaml2", ports["pysaml2"], "front"),
 		pysaml2SP("pysaml2-soap", ports["pysaml2-soap"], "soap"),
 		nodeSP("node-saml", ports["node-saml"]),
@@ -228,13 +228,14 @@ func stackNames() []string {
 // suite starts Atea, chromium and the SPs, runs the journeys and returns one result per
 // check. fatal is an error that stopped the suite before any journey could run.
 func suite(ctx context.Context, a suiteArgs, ps *procs, stops *cleanups) ([]result, error) {
+	names := append(stackNames(), "atea", "shibd")
+	free, err := freePorts(len(names))
+	if err != nil {
+		return nil, err
+	}
 	ports := map[string]int{}
-	for _, n := range append(stackNames(), "atea") {
-		p, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		ports[n] = p
+	for i, n := range names {
+		ports[n] = free[i]
 	}
 	all := stacks(ports)
 	want := map[string]bool{}

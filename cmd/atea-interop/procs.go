@@ -108,15 +108,22 @@ func tail(path string, n int) string {
 	return strings.TrimSpace(string(b))
 }
 
-// freePort asks the kernel for a free TCP port on 127.0.0.1. Another process could take it
-// before the SP binds it; on a CI machine that is unlikely enough.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePorts returns n distinct free TCP ports on 127.0.0.1. The listeners stay open until
+// all n are chosen: a port closed at once may be handed out again by the next bind to port 0,
+// and two servers of the suite would then race for it (it happened: Apache answered on
+// pysaml2's port). Another process could still take one before its server binds it; on a CI
+// machine that is unlikely enough.
+func freePorts(n int) ([]int, error) {
+	out := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return out, nil
 }
 
 // waitHTTP polls url until it answers with a status below 500, the process exits, or ctx

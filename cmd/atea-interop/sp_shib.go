@@ -15,7 +15,7 @@ import (
 // with mod_shib, each a foreground process with the configuration of .ci/interop/shibboleth
 // rendered into the suite's work directory. Shibboleth sends no NameID format, so Atea's
 // per-SP setting picks emailAddress; it drops attributes its attribute map does not list.
-func shibbolethSP(name string, port int) *spStack {
+func shibbolethSP(name string, port, shibdPort int) *spStack {
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	s := &spStack{
 		name:     name,
@@ -36,10 +36,6 @@ func shibbolethSP(name string, port int) *spStack {
 		}
 		if _, err := os.Stat("/usr/lib/apache2/modules/mod_shib.so"); err != nil {
 			return nil, fmt.Errorf("mod_shib is not installed: %w", err)
-		}
-		shibdPort, err := freePort()
-		if err != nil {
-			return nil, err
 		}
 		// Apache's child runs as www-data (Apache refuses to serve as root): it must read the
 		// configuration, the templates and the CGI in the work directory.
