@@ -78,6 +78,7 @@ func (s *Server) handleCertLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id, err := s.deps.Certificates.CitizenDNI(r)
 	if err != nil {
+		s.deps.Stats.signInFailure("certificate")
 		s.audit.InfoContext(ctx, "login_failed", "event", "login_failed", "method", "certificate", "reason", "certificate", "sp", f.Request.SPEntityID)
 		s.renderError(w, r, pageErr(http.StatusUnauthorized, "error.certificate", err))
 		return
@@ -86,6 +87,7 @@ func (s *Server) handleCertLogin(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, directory.ErrNotFound):
 		// Journey 6 (registration with a certificate) is where such a citizen goes next.
+		s.deps.Stats.signInFailure("certificate")
 		s.audit.InfoContext(ctx, "login_failed", "event", "login_failed", "method", "certificate", "user", dni.Mask(id), "reason", "not registered")
 		s.renderError(w, r, pageErr(http.StatusForbidden, "error.nocitizen", err))
 		return
@@ -94,6 +96,7 @@ func (s *Server) handleCertLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if u.Status != directory.StatusActive {
+		s.deps.Stats.signInFailure("certificate")
 		s.audit.InfoContext(ctx, "login_failed", "event", "login_failed", "method", "certificate", "user", dni.Mask(id), "reason", "not active")
 		s.renderError(w, r, pageErr(http.StatusForbidden, "error.nocitizen", errors.New("account not active")))
 		return

@@ -231,6 +231,7 @@ func (s *Server) handleFactorPost(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 	case errors.Is(err, authn.ErrInvalidCredentials):
+		s.deps.Stats.signInFailure("second_factor")
 		s.audit.InfoContext(ctx, "second_factor_failed", "event", "second_factor_failed", "user_id", user.ID, "method", fac.ID())
 		s.showFactor(w, r, &f, user, factorKey(fac.ID(), "invalid"), nil, "")
 		return

@@ -181,6 +181,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, p *store.PendingR
 		s.renderError(w, r, pageErr(http.StatusInternalServerError, "error.internal", err))
 		return
 	}
+	s.deps.Stats.assertion(lr.Level)
 	s.audit.InfoContext(ctx, "assertion_issued", "event", "assertion_issued", "sp", sp.EntityID,
 		"user_id", user.ID, "level", lr.Level, "assertion_id", a.ID, "request_id_hash", s.storeKey("rid", p.RequestID))
 	s.post(w, r, p, out)
@@ -218,6 +219,7 @@ func (s *Server) sendStatus(w http.ResponseWriter, r *http.Request, p *store.Pen
 		s.renderError(w, r, pageErr(http.StatusInternalServerError, "error.internal", err))
 		return
 	}
+	s.deps.Stats.errorResponse(se.code)
 	s.post(w, r, p, out)
 }
 

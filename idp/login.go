@@ -126,6 +126,7 @@ func (s *Server) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, directory.ErrLocked) {
 			reason = "locked"
 		}
+		s.deps.Stats.signInFailure("password")
 		s.audit.InfoContext(ctx, "login_failed", "event", "login_failed", "user", dni.Mask(id), "reason", reason, "sp", f.Request.SPEntityID)
 		// Same message for an unknown ID, a wrong password and a locked account: the page
 		// must not tell an attacker which IDs exist (SECURITY.md §4.7).

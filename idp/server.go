@@ -154,6 +154,9 @@ type Deps struct {
 	Templates      *templates.Renderer
 	Logger         *slog.Logger
 	Audit          *slog.Logger
+	// Stats counts assertions, error Responses, failed sign-ins and logout outcomes for the
+	// metrics listener; nil counts nothing.
+	Stats *Stats
 	// Factors are the second factors (B@kQ: coordinate card, SMS code) in order of
 	// preference: a citizen gets the first one they have. None: only level low is offered.
 	Factors []authn.SecondFactor

@@ -846,6 +846,11 @@ func (s *Server) finishLogout(w http.ResponseWriter, r *http.Request, f *store.F
 		if t.State == tOK {
 			confirmed++
 		}
+		state := t.State
+		if state == tPending || state == tSent {
+			state = tNoAnswer // as the result page says
+		}
+		s.deps.Stats.logoutOutcome(state)
 	}
 	all := confirmed == len(st.Targets)
 	initiator := ""

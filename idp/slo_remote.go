@@ -116,6 +116,7 @@ func (s *Server) endWithoutBrowser(ctx context.Context, sess store.Session, exce
 		if state == tOK {
 			confirmed++
 		}
+		s.deps.Stats.logoutOutcome(state)
 		out = append(out, LogoutOutcome{EntityID: t.EntityID, State: state})
 	}
 	s.audit.InfoContext(ctx, "session_ended_remotely", "event", "session_ended_remotely", "user_id", sess.UserID,

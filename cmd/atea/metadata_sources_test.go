@@ -25,6 +25,7 @@ import (
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
 
+	"github.com/ateaidp/atea/idp"
 	"github.com/ateaidp/atea/idp/keys"
 	"github.com/ateaidp/atea/metadata"
 )
@@ -429,7 +430,7 @@ func TestServeMetricsEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := metricsHandler(ls.multi, nil)
+	h, err := metricsHandler(ls.multi, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,7 +473,7 @@ func TestServeMetricsListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr, stop, err := serveMetrics(t.Context(), "127.0.0.1:0", m, &keys.SignCPU{}, slog.New(slog.DiscardHandler))
+	addr, stop, err := serveMetrics(t.Context(), "127.0.0.1:0", m, &keys.SignCPU{}, &idp.Stats{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,7 +484,9 @@ func TestServeMetricsListener(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	if !strings.Contains(string(body), `atea_metadata_source_entities{source="directory"} 0`) ||
-		!strings.Contains(string(body), "atea_signatures_total 0") || !strings.Contains(string(body), "atea_signature_cpu_seconds_total 0") {
+		!strings.Contains(string(body), "atea_signatures_total 0") || !strings.Contains(string(body), "atea_signature_cpu_seconds_total 0") ||
+		!strings.Contains(string(body), `atea_assertions_issued_total{level="substantial"} 0`) ||
+		!strings.Contains(string(body), `atea_logout_participants_total{outcome="frontonly"} 0`) {
 		t.Errorf("/metrics = %s", body)
 	}
 	if r, err := http.Get("http://" + addr + "/saml/metadata"); err != nil || r.StatusCode != http.StatusNotFound {

@@ -176,7 +176,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 		Factors: factors,
 		Store:   st, Directory: dir, SPs: spSrc.lookup, Secrets: secrets,
 		Templates: tmpl, Logger: logger, Audit: logger.With("log", "audit"), Extra: extra,
-		SignIns: account.NewRecorder(dir),
+		SignIns: account.NewRecorder(dir), Stats: &idp.Stats{},
 	}
 	keySet.Into(&deps)
 	if certs != nil {
@@ -228,7 +228,7 @@ func serve(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) er
 	}
 	spSrc.start(ctx)
 	if cfg.Metrics.Listen != "" {
-		_, stopMetrics, err := serveMetrics(ctx, cfg.Metrics.Listen, spSrc.multi, sigCPU, logger)
+		_, stopMetrics, err := serveMetrics(ctx, cfg.Metrics.Listen, spSrc.multi, sigCPU, deps.Stats, logger)
 		if err != nil {
 			return err
 		}
