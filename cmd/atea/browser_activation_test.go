@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -29,12 +28,7 @@ var tempPasswordRE = regexp.MustCompile(`\b[2-9A-HJKMNP-Z]{10}\b`)
 // is (the log says whether that happened; it depends on how fast the answer comes).
 func TestBrowserActivation(t *testing.T) {
 	exe := chromiumPath(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
+	addr := freeAddr(t)
 	baseURL := "http://" + addr
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "atea.yaml")

@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,12 +26,7 @@ func TestBrowserChooser(t *testing.T) {
 	dir := t.TempDir()
 	caFile := filepath.Join(dir, "ca.pem")
 	writeTestCA(t, caFile)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
+	addr := freeAddr(t)
 	cfgPath := filepath.Join(dir, "atea.yaml")
 	cfg := fmt.Sprintf("baseURL: http://%s\nlisten: %s\ncertificate:\n  enabled: true\n  trustAnchorsFile: %s\n  proxyHeader: X-Client-Cert\n  trustedProxies: [\"192.0.2.1/32\"]\n",
 		addr, addr, caFile)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,12 +30,7 @@ var (
 // and the card of the e-mail, accepts the terms and reaches "B@kQ is active".
 func TestBrowserDesk(t *testing.T) {
 	exe := chromiumPath(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
+	addr := freeAddr(t)
 	baseURL := "http://" + addr
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "atea.yaml")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,12 +30,7 @@ func TestBrowserSecondFactors(t *testing.T) {
 	exe := chromiumPath(t)
 
 	// The base URL must be in the config file, so the port is chosen before starting.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
+	addr := freeAddr(t)
 	baseURL := "http://" + addr
 	cfgPath := filepath.Join(t.TempDir(), "atea.yaml")
 	cfg := fmt.Sprintf("baseURL: %s\nlisten: %s\nserviceProviders:\n  - entityID: %s/demo2/saml/metadata\n    defaultLevel: substantial\n",

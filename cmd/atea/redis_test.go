@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,14 +147,27 @@ log:
 	sp1.accept(t, submitLogin(t, c, urlA, fetch(t, c, sp1.requestURL(t, urlA)), "48151623L", "a good password"))
 }
 
+// freeAddr is a free loopback address for a server a test is about to start, never one
+// already handed to another test of this process: a port closed at once can come back from
+// the next bind to port 0, and two tests running in parallel would then race for it (the
+// interop driver met that).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	p, err := freePort()
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		p, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, taken := handedOut.LoadOrStore(p, true); !taken {
+			return fmt.Sprintf("127.0.0.1:%d", p)
+		}
 	}
-	return fmt.Sprintf("127.0.0.1:%d", p)
+	t.Fatal("no fresh loopback port in 100 tries")
+	return ""
 }
+
+// handedOut is every port freeAddr has given out in this test process (test-only state).
+var handedOut sync.Map
 
 // startServeAt is startServe on a chosen address.
 func startServeAt(t *testing.T, addr string, extra ...string) (string, string) {
