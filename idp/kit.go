@@ -229,6 +229,13 @@ func (k *Kit) EndSession(ctx context.Context, id string) ([]LogoutOutcome, error
 	return k.s.EndSession(ctx, id)
 }
 
+// EndUserSessions ends every session of the user but keep ("" for none) and tells their
+// SPs over the back channel (Server.EndUserSessions): the password reset, "end all other
+// sessions".
+func (k *Kit) EndUserSessions(ctx context.Context, userID, keep string) (int, []LogoutOutcome, error) {
+	return k.s.EndUserSessions(ctx, userID, keep)
+}
+
 // LogoutHere ends the browser's own session with single logout through the browser, as the
 // "sign out everywhere" button does: the caller has checked the session's CSRF token.
 func (k *Kit) LogoutHere(w http.ResponseWriter, r *http.Request) { k.s.beginLogout(w, r, nil, nil) }

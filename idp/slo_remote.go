@@ -48,9 +48,11 @@ func (s *Server) EndSession(ctx context.Context, id string) ([]LogoutOutcome, er
 	return s.endWithoutBrowser(ctx, sess, "")
 }
 
-// EndUserSessions ends every session of the user (by directory ID) and tells their
-// participants; it returns how many sessions ended and what became of each participant.
-func (s *Server) EndUserSessions(ctx context.Context, userID string) (int, []LogoutOutcome, error) {
+// EndUserSessions ends every session of the user (by directory ID) but keep (a session key,
+// "" for none) and tells their participants; it returns how many sessions ended and what
+// became of each participant. A session that cannot be ended is an error in the join; the
+// others still end.
+func (s *Server) EndUserSessions(ctx context.Context, userID, keep string) (int, []LogoutOutcome, error) {
 	sessions, err := s.deps.Store.ListSessionsBySubject(ctx, userID)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: %w", errUnavailable, err)
@@ -59,6 +61,9 @@ func (s *Server) EndUserSessions(ctx context.Context, userID string) (int, []Log
 	var problems []error
 	ended := 0
 	for _, sess := range sessions {
+		if sess.ID == keep {
+			continue
+		}
 		out, err := s.endWithoutBrowser(ctx, sess, "")
 		if err != nil {
 			problems = append(problems, err)

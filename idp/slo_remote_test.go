@@ -85,7 +85,7 @@ func TestEndUserSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, out, err := ti.srv.EndUserSessions(t.Context(), u.ID)
+	n, out, err := ti.srv.EndUserSessions(t.Context(), u.ID, "")
 	if err != nil || n != 2 || len(out) != 2 || !out[0].Confirmed() || !out[1].Confirmed() {
 		t.Fatalf("EndUserSessions = %d, %+v, %v; want 2 sessions, both SOAP logouts confirmed", n, out, err)
 	}
@@ -94,7 +94,7 @@ func TestEndUserSessions(t *testing.T) {
 	}
 	assertSignedOut(t, ti, ti.store, soap, b1)
 	assertSignedOut(t, ti, ti.store, soap, b2)
-	if n, out, err := ti.srv.EndUserSessions(t.Context(), u.ID); err != nil || n != 0 || len(out) != 0 {
+	if n, out, err := ti.srv.EndUserSessions(t.Context(), u.ID, ""); err != nil || n != 0 || len(out) != 0 {
 		t.Errorf("second EndUserSessions = %d, %v, %v; want nothing", n, out, err)
 	}
 }

@@ -239,7 +239,7 @@ func TestSOAPLogoutRedisStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, out, err := ti.srv.EndUserSessions(t.Context(), u.ID); err != nil || n != 1 || len(out) != 1 || !out[0].Confirmed() {
+	if n, out, err := ti.srv.EndUserSessions(t.Context(), u.ID, ""); err != nil || n != 1 || len(out) != 1 || !out[0].Confirmed() {
 		t.Fatalf("EndUserSessions on Redis = %d, %+v, %v", n, out, err)
 	}
 	if n := len(ti.citizenSessions(t, rst)); n != 0 {

@@ -1,6 +1,9 @@
 package idp
 
-import "sync/atomic"
+import (
+	"strings"
+	"sync/atomic"
+)
 
 // Stats counts what the server does, for the metrics listener (cmd/atea exposes them as
 // Prometheus counters): assertions issued by level, signed error Responses by top-level
@@ -9,19 +12,45 @@ import "sync/atomic"
 // time-series database. Safe for concurrent use; the zero value is ready; a nil *Stats
 // counts nothing.
 type Stats struct {
-	assertions     [3]atomic.Int64 // low, substantial, high
-	errorResponses [4]atomic.Int64 // Requester, Responder, VersionMismatch, other
-	signInFailures [3]atomic.Int64 // password, second factor, certificate
-	logout         [7]atomic.Int64 // by statsLogoutOutcomes
+	assertions     counts
+	errorResponses counts
+	signInFailures counts
+	logout         counts
 }
 
-// The label values of each counter, in the order of its array (read-only tables).
+// The label values of each counter (read-only tables). A value outside the table counts
+// as "other" where the table has it, and is dropped where it has not.
 var (
 	statsLevels         = []string{"low", "substantial", "high"}
 	statsErrorStatuses  = []string{"Requester", "Responder", "VersionMismatch", "other"}
 	statsSignInMethods  = []string{"password", "second_factor", "certificate"}
 	statsLogoutOutcomes = []string{tOK, tFailed, tNoAnswer, tFrontOnly, tUnsupported, tSkipped, "other"}
 )
+
+// counts is one counter per label value of a table, by position; the zero value is ready.
+type counts struct {
+	n [8]atomic.Int64 // enough for the longest table
+}
+
+func (c *counts) add(labels []string, v string) {
+	for i, l := range labels {
+		if l == v {
+			c.n[i].Add(1)
+			return
+		}
+	}
+	if last := len(labels) - 1; labels[last] == "other" {
+		c.n[last].Add(1)
+	}
+}
+
+func (c *counts) read(labels []string) map[string]int64 {
+	out := make(map[string]int64, len(labels))
+	for i, l := range labels {
+		out[l] = c.n[i].Load()
+	}
+	return out
+}
 
 // StatsSnapshot is a reading of Stats, each counter by its label value (every value present).
 type StatsSnapshot struct {
@@ -33,57 +62,32 @@ type StatsSnapshot struct {
 
 // Snapshot reads every counter.
 func (s *Stats) Snapshot() StatsSnapshot {
-	read := func(labels []string, c []atomic.Int64) map[string]int64 {
-		out := make(map[string]int64, len(labels))
-		for i, l := range labels {
-			out[l] = c[i].Load()
-		}
-		return out
-	}
 	return StatsSnapshot{
-		Assertions: read(statsLevels, s.assertions[:]), ErrorResponses: read(statsErrorStatuses, s.errorResponses[:]),
-		SignInFailures: read(statsSignInMethods, s.signInFailures[:]), Logout: read(statsLogoutOutcomes, s.logout[:]),
+		Assertions: s.assertions.read(statsLevels), ErrorResponses: s.errorResponses.read(statsErrorStatuses),
+		SignInFailures: s.signInFailures.read(statsSignInMethods), Logout: s.logout.read(statsLogoutOutcomes),
 	}
-}
-
-func indexOr(values []string, v string) int {
-	for i, x := range values {
-		if x == v {
-			return i
-		}
-	}
-	return len(values) - 1
 }
 
 func (s *Stats) assertion(level string) {
 	if s != nil {
-		if i := indexOr(statsLevels, level); statsLevels[i] == level {
-			s.assertions[i].Add(1)
-		}
+		s.assertions.add(statsLevels, level)
 	}
 }
 
 func (s *Stats) errorResponse(code string) {
 	if s != nil {
-		const prefix = "urn:oasis:names:tc:SAML:2.0:status:"
-		name := code
-		if len(code) > len(prefix) && code[:len(prefix)] == prefix {
-			name = code[len(prefix):]
-		}
-		s.errorResponses[indexOr(statsErrorStatuses, name)].Add(1)
+		s.errorResponses.add(statsErrorStatuses, strings.TrimPrefix(code, "urn:oasis:names:tc:SAML:2.0:status:"))
 	}
 }
 
 func (s *Stats) signInFailure(method string) {
 	if s != nil {
-		if i := indexOr(statsSignInMethods, method); statsSignInMethods[i] == method {
-			s.signInFailures[i].Add(1)
-		}
+		s.signInFailures.add(statsSignInMethods, method)
 	}
 }
 
 func (s *Stats) logoutOutcome(state string) {
 	if s != nil {
-		s.logout[indexOr(statsLogoutOutcomes, state)].Add(1)
+		s.logout.add(statsLogoutOutcomes, state)
 	}
 }

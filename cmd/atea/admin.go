@@ -138,7 +138,7 @@ type serviceOutcome struct {
 // sessionAuthority is what the admin API needs of the IdP server.
 type sessionAuthority interface {
 	ClearFailures(ctx context.Context, dniNumber string) error
-	EndUserSessions(ctx context.Context, userID string) (int, []idp.LogoutOutcome, error)
+	EndUserSessions(ctx context.Context, userID, keep string) (int, []idp.LogoutOutcome, error)
 }
 
 func (l localUsers) history(ctx context.Context, id string, n int) ([]directory.Event, error) {
@@ -248,7 +248,7 @@ func adminHandler(d *directory.Directory, card *coordcard.Method, fc sessionAuth
 			writeErr(w, err)
 			return
 		}
-		n, outcomes, err := fc.EndUserSessions(ctx, u.ID)
+		n, outcomes, err := fc.EndUserSessions(ctx, u.ID, "")
 		if err != nil {
 			// What could be done is reported; the rest is in the log.
 			log.ErrorContext(ctx, "end sessions", "change", res.Status, "err", err)

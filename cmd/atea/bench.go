@@ -204,10 +204,6 @@ func cmdBenchSSO(ctx context.Context, exe string, args []string, stdout, stderr 
 	if err != nil {
 		return err
 	}
-	par, err := parallelSignCPU(b.key.Signer, runtime.GOMAXPROCS(0), 150)
-	if err != nil {
-		return err
-	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	perSSO := (cpu1 - cpu0) / time.Duration(*n)
 	ratio := float64(perSSO) / (float64(sigs) * float64(raw))
@@ -223,8 +219,6 @@ func cmdBenchSSO(ctx context.Context, exe string, args []string, stdout, stderr 
 	if underLoad > 0 {
 		fmt.Fprintf(stdout, "ratio (loaded)    %.2f × the raw signatures measured under the same load\n", float64(perSSO)/(float64(sigs)*float64(underLoad)))
 	}
-	fmt.Fprintf(stdout, "ratio (parallel)  %.2f × the raw signatures made %d at a time, as the server makes them (%s each)\n",
-		float64(perSSO)/(float64(sigs)*float64(par)), runtime.GOMAXPROCS(0), par.Round(time.Microsecond))
 	// The server's own count: the CPU its signing threads spent inside the signatures it made
 	// during the timed part, against all the CPU it spent. Both are read in the same process
 	// over the same interval, so neither other load nor the clock speed of the moment moves
@@ -269,47 +263,6 @@ func rawSignCPU(k crypto.Signer, reps int) (time.Duration, error) {
 		best = min(best, time.Since(t0)/time.Duration(reps))
 	}
 	return best, nil
-}
-
-// parallelSignCPU is the thread CPU time of one signature while n threads sign at once: the
-// condition the server's signatures run in when every core serves an SSO (they share the
-// memory system, and on this class of machine each one is some 5–10 % slower than alone).
-func parallelSignCPU(k crypto.Signer, n, reps int) (time.Duration, error) {
-	digest := sha256.Sum256([]byte("atea"))
-	per := make([]time.Duration, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for g := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			t0, err := keys.ThreadCPU()
-			if err != nil {
-				errs[g] = err
-				return
-			}
-			for range reps {
-				if _, err := k.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
-					errs[g] = err
-					return
-				}
-			}
-			t1, err := keys.ThreadCPU()
-			errs[g] = err
-			per[g] = (t1 - t0) / time.Duration(reps)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return 0, err
-	}
-	var sum time.Duration
-	for _, d := range per {
-		sum += d
-	}
-	return sum / time.Duration(n), nil
 }
 
 // signatureCounts reads atea_signatures_total and atea_signature_cpu_seconds_total from the

@@ -289,24 +289,10 @@ func (h *Handler) postEndOthers(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := h.kit.Lang(r)
 	ctx := r.Context()
-	sessions, err := h.kit.Sessions(ctx, u.ID)
+	ended, outcomes, err := h.kit.EndUserSessions(ctx, u.ID, sess.ID)
 	if err != nil {
-		h.kit.Unavailable(w, r, fmt.Errorf("account: list sessions: %w", err))
+		h.kit.Unavailable(w, r, fmt.Errorf("account: end other sessions: %w", err))
 		return
-	}
-	var outcomes []idp.LogoutOutcome
-	ended := 0
-	for _, s := range sessions {
-		if s.ID == sess.ID {
-			continue
-		}
-		out, err := h.kit.EndSession(ctx, s.ID)
-		if err != nil {
-			h.kit.Unavailable(w, r, fmt.Errorf("account: end session: %w", err))
-			return
-		}
-		ended++
-		outcomes = append(outcomes, out...)
 	}
 	h.audit(ctx, "account_other_sessions_ended", u, "sessions", ended, "services", len(outcomes))
 	page := templates.AccountHomePage{NoticeKey: "account.notice.othersended", NoticeArgs: []any{ended}}

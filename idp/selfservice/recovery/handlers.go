@@ -435,18 +435,10 @@ func (h *Handler) reset(w http.ResponseWriter, r *http.Request, f store.Flow, la
 	if err := h.kit.ClearFailures(ctx, canonical); err != nil {
 		log.ErrorContext(ctx, "recovery: clear failures", "user", masked, "err", err)
 	}
-	ended := 0
-	sessions, err := h.kit.Sessions(ctx, u.ID)
+	// Every session ends; their services hear of it over the back channel where they can.
+	ended, _, err := h.kit.EndUserSessions(ctx, u.ID, "")
 	if err != nil {
-		log.ErrorContext(ctx, "recovery: list sessions", "user", masked, "err", err)
-	}
-	for _, s := range sessions {
-		// Each session's services hear of it over the back channel where they can.
-		if _, err := h.kit.EndSession(ctx, s.ID); err != nil {
-			log.ErrorContext(ctx, "recovery: end session", "user", masked, "err", err)
-			continue
-		}
-		ended++
+		log.ErrorContext(ctx, "recovery: end sessions", "user", masked, "err", err)
 	}
 	if err := h.kit.EndFlow(ctx, f.ID); err != nil {
 		log.WarnContext(ctx, "recovery: end flow", "err", err)
